@@ -1,0 +1,72 @@
+"""The SVD engine: the only package that imports torch and diffusers.
+
+``generate`` turns a fitted photo and resolved settings into frames, on one cached
+pipeline, with the memory plan and OOM ladder of ``memory``/``runner``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Must be set before torch touches CUDA: without it, fragmentation makes the small memory
+# plans run out of memory under an 8 GiB cap (DESIGN "Memory").
+if not (os.environ.get("PYTORCH_CUDA_ALLOC_CONF") or os.environ.get("PYTORCH_ALLOC_CONF")):
+    os.environ["PYTORCH_CUDA_ALLOC_CONF"] = "expandable_segments:True"
+
+from transformers.utils import logging as _transformers_logging  # noqa: E402
+
+# Before diffusers imports transformers' image processors, which warn about torchvision.
+_transformers_logging.set_verbosity_error()
+
+import threading  # noqa: E402
+import platform  # noqa: E402
+
+from PIL import Image  # noqa: E402
+
+from ..errors import SvdAppError  # noqa: E402
+from ..presets import GenerationParams  # noqa: E402
+from .cache import PipelineCache  # noqa: E402
+from .device import DeviceInfo, device_info  # noqa: E402
+from .memory import choose_plan  # noqa: E402
+from .runner import Progress, RunOutput, run  # noqa: E402
+
+CACHE = PipelineCache()
+
+
+def _quiet_libraries() -> None:
+    """Our progress line is the progress: silence the libraries' bars and advice."""
+    import diffusers
+    import transformers
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
+_quiet_libraries()
+
+__all__ = ["CACHE", "DeviceInfo", "RunOutput", "device_info", "generate", "versions"]
+
+
+def generate(folder: str, image: Image.Image, params: GenerationParams, seed: int,
+             progress: Progress | None = None, cancel: threading.Event | None = None) -> RunOutput:
+    info = device_info()
+    plan = choose_plan(params.memory, info, params.frames, params.width, params.height)
+    if plan.device == "cpu" and params.memory != "cpu":
+        raise SvdAppError(
+            "No CUDA GPU was found; SVD on the processor takes hours for one 25-frame video "
+            "(about 1-3 minutes per step at 1024x576).",
+            "Run on a computer with an NVIDIA GPU (8 GB+), or pass --memory cpu to run on the processor anyway.")
+    return run(CACHE, folder, image, params, plan, seed, progress, cancel)
+
+
+def versions() -> dict[str, str]:
+    import diffusers
+    import torch
+    import transformers
+    info = {"python": platform.python_version(), "torch": torch.__version__, "diffusers": diffusers.__version__,
+            "transformers": transformers.__version__}
+    if torch.cuda.is_available():
+        info["cuda"] = str(torch.version.cuda)
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
