@@ -48,9 +48,12 @@ def classify(exc: BaseException, settings: Settings) -> SvdAppError:
 
     if (e := find(SvdAppError)) is not None:
         return e
+    if find(hf.GatedRepoError) is not None and not settings.token:
+        return _no_token(model, page, token_fix)
     if find(hf.GatedRepoError) is not None:
         return GatedRepoAccessError(
-            f"401 gated repo: your Hugging Face account has not been granted access to {model}.",
+            f"401 gated repo: the Hugging Face account of token {settings.masked_token} has not been granted "
+            f"access to {model}.",
             f"Open {page}, log in, click 'Agree and access repository'; then make sure the token of that "
             f"account is used ({token_fix}).")
     if (e := find(hf.RevisionNotFoundError)) is not None:
@@ -58,10 +61,7 @@ def classify(exc: BaseException, settings: Settings) -> SvdAppError:
                         "Remove SVDAPP_REVISION or set it to a branch, tag or commit of the model.")
     if (e := find(hf.RepositoryNotFoundError)) is not None:
         if not settings.token:
-            return GatedRepoAccessError(
-                f"401 gated repo: {model} needs a Hugging Face token and none was found.",
-                f"Request access at {page}, create a read token at https://huggingface.co/settings/tokens, "
-                f"and {token_fix}.")
+            return _no_token(model, page, token_fix)
         return HubError(f"Model {model} was not found, or the token {settings.masked_token} cannot see it.",
                         f"Check SVDAPP_MODEL is spelled right and that this token's account has access at {page}.")
     if (e := find(hf.HfHubHTTPError)) is not None:
@@ -84,7 +84,7 @@ def classify(exc: BaseException, settings: Settings) -> SvdAppError:
         if status is not None and status >= 500:
             return HubError(f"The Hugging Face Hub had a server error ({status}).",
                             "Check https://status.huggingface.co and retry in a few minutes; the download resumes.")
-    if (e := find(OSError)) is not None and getattr(e, "errno", None) == errno.ENOSPC:
+    if any(getattr(e, "errno", None) == errno.ENOSPC for e in chain):
         return HubError("The disk filled up while downloading the model.",
                         f"Free at least {DOWNLOAD_GIB:.0f} GB in the Hugging Face cache ({cache_dir()}) "
                         "or set HF_HOME to a bigger disk, then retry.")
@@ -100,6 +100,14 @@ def classify(exc: BaseException, settings: Settings) -> SvdAppError:
                         "with the weights and HF_HUB_OFFLINE=1.")
     return HubError(f"Could not get {model}: {type(exc).__name__}: {exc}".splitlines()[0],
                     "Retry `svdapp download`; if it keeps failing, run `svdapp check` and follow its fixes.")
+
+
+def _no_token(model: str, page: str, token_fix: str) -> GatedRepoAccessError:
+    # Without a token the Hub cannot tell "gated" from "does not exist": both come back as 401.
+    return GatedRepoAccessError(
+        f"401 gated repo: {model} needs a Hugging Face token and none was found.",
+        f"Request access at {page}, create a read token at https://huggingface.co/settings/tokens, "
+        f"and {token_fix}.")
 
 
 def _is_connection_error(chain: list[BaseException]) -> bool:
