@@ -19,6 +19,7 @@ from .settings import Settings
 
 ALLOW_PATTERNS = ["model_index.json", "*/*.json", "*/*.fp16.safetensors"]
 DOWNLOAD_GIB = 4.6  # unet 3.05 + image encoder 1.26 + vae 0.2 GB in fp16, plus headroom
+_UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR)  # the cache folder, not the network
 REQUIRED = ("model_index.json", "unet/config.json", "vae/config.json", "image_encoder/config.json")
 
 
@@ -83,11 +84,18 @@ def classify(exc: BaseException, settings: Settings) -> SvdAppError:
                             "Wait a few minutes and run `svdapp download` again.")
         if status is not None and status >= 500:
             return HubError(f"The Hugging Face Hub had a server error ({status}).",
-                            "Check https://status.huggingface.co and retry in a few minutes; the download resumes.")
+                            "Check https://status.huggingface.co and retry in a few minutes; files already "
+                            "downloaded are kept.")
     if any(getattr(e, "errno", None) == errno.ENOSPC for e in chain):
         return HubError("The disk filled up while downloading the model.",
                         f"Free at least {DOWNLOAD_GIB:.0f} GB in the Hugging Face cache ({cache_dir()}) "
                         "or set HF_HOME to a bigger disk, then retry.")
+    unwritable = next((e for e in chain if isinstance(e, OSError) and e.errno in _UNWRITABLE), None)
+    if unwritable is not None and not _is_connection_error(chain):  # a firewall's EACCES is a network fault
+        return HubError(f"The Hugging Face cache {cache_dir()} cannot be written "
+                        f"({unwritable.strerror or unwritable}).",
+                        "Set HF_HOME to a folder you can write to, with at least "
+                        f"{DOWNLOAD_GIB:.0f} GB free, then run `svdapp download` again.")
     if find(hf.OfflineModeIsEnabled) is not None or (
             find(hf.LocalEntryNotFoundError) is not None and os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true")):
         return HubError(f"Offline mode is on (HF_HUB_OFFLINE=1) and {model} is not in the local cache.",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from .errors import InputError
+
 DEFAULT_MODEL = "stabilityai/stable-video-diffusion-img2vid-xt-1-1"
 TOKEN_VARIABLES = ("HUGGINGFACE_HUB_TOKEN", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
 CACHED_LOGIN = "cached `hf auth login`"
@@ -57,10 +59,23 @@ def _cached_login_token() -> str | None:
     return token or None
 
 
+def _read_env_file(path: Path) -> dict[str, str]:
+    """`.env` values, or an InputError with the fix when it is not UTF-8 text (Notepad's
+    "Unicode" is UTF-16). "utf-8-sig" drops the BOM Notepad may put in front of the first name."""
+    if not path.is_file():
+        return {}
+    try:
+        values = dotenv_values(path, encoding="utf-8-sig")
+    except (UnicodeDecodeError, OSError) as exc:
+        raise InputError(f"{path} cannot be read as text ({type(exc).__name__}).",
+                         f"Save {path.name} as plain UTF-8 text (one NAME=value per line).") from None
+    return {k: v for k, v in values.items() if v}
+
+
 def load_settings(env_file: str | os.PathLike | None = None) -> Settings:
     """Read settings from the process environment, then `.env`, then the cached login."""
     env_path = Path(env_file or os.environ.get("SVDAPP_ENV_FILE") or ".env")
-    file_values = {k: v for k, v in dotenv_values(env_path).items() if v} if env_path.is_file() else {}
+    file_values = _read_env_file(env_path)
 
     def lookup(name: str) -> tuple[str | None, str | None]:
         if os.environ.get(name):
@@ -91,11 +106,16 @@ def load_settings(env_file: str | os.PathLike | None = None) -> Settings:
 def save_token(token: str, env_file: str | os.PathLike = ".env") -> Path:
     """Write ``HUGGINGFACE_HUB_TOKEN`` into `.env` with mode 0600, keeping its other lines."""
     path = Path(env_file)
+    token = token.strip()
+    if not token or any(c.isspace() or not c.isprintable() for c in token):
+        # a pasted line break would otherwise write extra NAME=value lines into .env
+        raise InputError("That token is empty or contains spaces or line breaks.",
+                         "Copy the token again from https://huggingface.co/settings/tokens.")
     lines = []
     if path.is_file():
-        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+        lines = [ln for ln in path.read_text(encoding="utf-8-sig").splitlines()
                  if not ln.split("=", 1)[0].strip().removeprefix("export ").strip() in TOKEN_VARIABLES]
-    lines.append(f"HUGGINGFACE_HUB_TOKEN={token.strip()}")
+    lines.append(f"HUGGINGFACE_HUB_TOKEN={token}")
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+# huggingface_hub reads HF_HUB_OFFLINE once, at import: set it before anything imports it.
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 # Tiny test sizes (DESIGN "Tiny model for tests"): 128x64, 4 frames, 2 steps ≈ 3 s on 2 cores.
 TINY_ARGS = ["--width", "128", "--height", "64", "--frames", "4", "--steps", "2", "--memory", "cpu"]
 TINY_OVERRIDES = {"width": 128, "height": 64, "frames": 4, "steps": 2, "memory": "cpu"}
