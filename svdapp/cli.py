@@ -18,7 +18,14 @@ from . import __version__
 from .errors import SvdAppError
 from .presets import FIT_MODES, MEMORY_PLANS, PRESETS
 
-STAGES = {"load": "Loading model", "denoise": "Denoising", "decode": "Decoding", "encode": "Encoding"}
+STAGES = {"load": "Loading model", "denoise": "Denoising", "decode": "Decoding", "encode": "Encoding",
+          "render": "Preparing camera motion", "interpolate": "Interpolating frames", "webm": "Writing WebM",
+          "gif": "Writing GIF", "poster": "Writing poster"}
+# Kept here, not imported from motion/finishing: `svdapp --help` must not load OpenCV.
+CAMERAS = ("push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "parallax")
+LOOPS = ("none", "boomerang", "crossfade")
+FRAMINGS = ("none", "16:9", "9:16", "1:1", "4:5")
+SVD_ONLY = ("steps", "motion", "noise_aug", "cond_fps", "decode_chunk", "memory")
 
 
 def _add_make_args(p: argparse.ArgumentParser) -> None:
@@ -40,6 +47,31 @@ def _add_make_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cond-fps", type=int, dest="cond_fps", help="fps the model is conditioned on (default 6)")
     p.add_argument("--decode-chunk", type=int, dest="decode_chunk", help="frames decoded at once (default 8)")
     p.add_argument("--memory", choices=MEMORY_PLANS, help="memory plan (default auto: picked from free VRAM)")
+    g = p.add_argument_group("engine and finishing")
+    g.add_argument("--engine", choices=("auto", "svd", "classic"), default="auto",
+                   help="svd: Stable Video Diffusion (NVIDIA GPU); classic: camera motion over the photo, no AI, "
+                        "seconds on any CPU; auto (default): svd when a CUDA GPU and the model are there, or when "
+                        "an SVD-only flag is given (--steps, --motion, --noise-aug, --cond-fps, --decode-chunk, "
+                        "--memory), else classic")
+    g.add_argument("--camera", choices=CAMERAS, default="push-in",
+                   help="classic engine's camera move (default push-in); parallax separates the product from its "
+                        "background (alpha channel, else GrabCut) and drifts it against it")
+    g.add_argument("--seconds", type=float, help="video length in seconds (classic default 4; svd: the clip's own "
+                   "length; with a loop the clip repeats to fill it, without one the last frame holds)")
+    g.add_argument("--loop", choices=LOOPS, default="none",
+                   help="none (default); boomerang: forward then back; crossfade: the end fades into the start, "
+                        "a seamless loop (classic: the camera glides back to where it started)")
+    g.add_argument("--interpolate", default="1", metavar="{1,2,4}",
+                   help="2 or 4 times the frames by optical flow (e.g. SVD's 25 frames at 15 fps → 49 at 30 fps)")
+    g.add_argument("--framing", choices=FRAMINGS, default="none",
+                   help="pad to 16:9, 9:16, 1:1 or 4:5 without cropping the product (classic renders at 1080 px, "
+                        "e.g. 1080x1920 for 9:16); none keeps --width x --height")
+    g.add_argument("--background", default="edge",
+                   help="padding for --framing (and around the photo in classic videos): edge (photo's border "
+                        "colour, default), blur (blurred photo) or a colour (#ffffff, 255,255,255, white)")
+    g.add_argument("--formats", default="mp4",
+                   help="comma list of mp4 (always made), webm (VP9), gif, poster (PNG), or all; "
+                        "e.g. --formats mp4,webm,gif,poster")
 
 
 class ProgressLine:
@@ -74,8 +106,14 @@ def cmd_make(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in ("frames", "fps", "width", "height", "steps", "seed", "motion",
                                                "noise_aug", "cond_fps", "decode_chunk", "memory", "fit")}
+    engine = args.engine
+    if engine == "auto" and any(overrides[k] is not None for k in SVD_ONLY):
+        engine = "svd"  # a flag only SVD reads says which engine is meant: don't drop it silently
     request = GenerationRequest(image=args.image, preset=args.preset, overrides=overrides,
-                                portrait=args.portrait, out=args.out)
+                                portrait=args.portrait, out=args.out, engine=engine,
+                                motion_style=args.camera, seconds=args.seconds, loop=args.loop,
+                                interpolate=args.interpolate, framing=args.framing, background=args.background,
+                                formats=tuple(args.formats.split(",")))
     progress = ProgressLine()
     cancel = threading.Event()
     try:
@@ -87,6 +125,10 @@ def cmd_make(args: argparse.Namespace) -> int:
     print(f"✓ {result.video}")
     print(f"  {result.frames} frames, {result.width}x{result.height}, {result.fps} fps, "
           f"{result.duration:.2f} s, H.264 — seed {result.seed} (reuse with --seed {result.seed})")
+    print(f"  engine: {result.engine_label or result.engine}")
+    for label, path in (("WebM", result.webm), ("GIF", result.gif), ("poster", result.poster)):
+        if path is not None:
+            print(f"  {label}: {path}")
     print(f"  settings: {result.meta_path}")
     return 0
 
@@ -137,9 +179,58 @@ def add_serve_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
 
 
+def cmd_batch(args: argparse.Namespace) -> int:
+    from .batch import BatchOptions, BatchProgress, format_summary, run_batch
+    from .presets import PARAM_NAMES
+
+    finish = {field: getattr(args, dest) for dest, field in BATCH_REQUEST_FLAGS.items() if hasattr(args, dest)}
+    if isinstance(finish.get("formats"), str):
+        finish["formats"] = tuple(finish["formats"].split(","))
+    overrides = {k: getattr(args, k) for k in PARAM_NAMES if hasattr(args, k)}
+    engine = args.engine
+    if engine == "auto" and any(overrides.get(k) is not None for k in SVD_ONLY):
+        engine = "svd"  # as in `make`: a flag only SVD reads says which engine is meant
+    options = BatchOptions(input=args.input, out_dir=args.out, preset=args.preset, engine=engine,
+                           overrides=overrides,
+                           request_fields=finish, portrait=args.portrait, gpus=args.gpus, workers=args.workers,
+                           address=args.address)
+    summary = run_batch(options, progress=BatchProgress())
+    print(format_summary(summary))
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failed else 0
+
+
+def add_batch_args(p: argparse.ArgumentParser) -> None:
+    from .presets import PARAM_NAMES
+    p.add_argument("--input", type=Path, required=True, metavar="FOLDER|catalog.csv",
+                   help="a folder of product photos (SKU = file name) or a CSV with columns sku,image and "
+                        "optional preset,seed,orientation,motion (image paths relative to the CSV)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR",
+                   help="output folder: DIR/<sku>/video.mp4 + video.json, DIR/manifest.jsonl and manifest.csv")
+    p.add_argument("--gpus", type=int, help="GPU workers, one per GPU (default: every GPU Ray sees)")
+    p.add_argument("--workers", type=int, help="CPU workers when no GPU is used (default: one per CPU)")
+    p.add_argument("--address", metavar="auto|ray://HOST:10001",
+                   help="join a running Ray cluster (default: start a local Ray runtime for this batch)")
+    # The generation flags of `make` (same names, help and checks), for every product;
+    # a CSV row's preset/seed/orientation/motion wins over them.
+    template = argparse.ArgumentParser(add_help=False)
+    _add_make_args(template)
+    for action in template._actions:
+        if action.dest in ("preset", "portrait", "engine") or action.dest in PARAM_NAMES \
+                or action.dest in BATCH_REQUEST_FLAGS:
+            p._add_action(action)
+
+
+# `make` flags that batch passes on as GenerationRequest fields: flag dest → field name.
+BATCH_REQUEST_FLAGS = {"camera": "motion_style", "seconds": "seconds", "loop": "loop", "interpolate": "interpolate",
+                       "framing": "framing", "background": "background", "formats": "formats"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="svdapp", description="Product photo → short product video with "
-                                     "Stable Video Diffusion img2vid-XT 1.1.")
+                                     "Stable Video Diffusion img2vid-XT 1.1 (NVIDIA GPU), or with classic camera "
+                                     "motion on any computer.")
     parser.add_argument("--version", action="version", version=f"svdapp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -171,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Start the web app on http://127.0.0.1:7860.")
     add_serve_args(serve)
     serve.set_defaults(func=cmd_serve)
+
+    batch = sub.add_parser("batch", help="make a video for every product of a folder or catalog.csv (Ray, all GPUs)",
+                           description="Make one video per product across every GPU with Ray. Resumable: run the "
+                                       "same command again to skip finished products and retry failed ones. "
+                                       "Exit code 0 when every product is done, 1 when some failed.")
+    add_batch_args(batch)
+    batch.set_defaults(func=cmd_batch)
     return parser
 
 
@@ -201,7 +299,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def svd_make(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="svd-make", description="Make a product video from a photo "
-                                     "(same as `svdapp make`).")
+                                     "(same as `svdapp make`). Without an NVIDIA GPU or the model, the classic "
+                                     "engine (camera motion, no AI) makes it.")
     _add_make_args(parser)
     args = parser.parse_args(argv)
     return _run(lambda: cmd_make(args))

@@ -97,7 +97,8 @@ def classify(exc: BaseException, settings: Settings) -> SvdAppError:
                         "Set HF_HOME to a folder you can write to, with at least "
                         f"{DOWNLOAD_GIB:.0f} GB free, then run `svdapp download` again.")
     if find(hf.OfflineModeIsEnabled) is not None or (
-            find(hf.LocalEntryNotFoundError) is not None and os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true")):
+            find(hf.LocalEntryNotFoundError) is not None and not _is_connection_error(chain)
+            and os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true")):  # a refused connection means it went online
         return HubError(f"Offline mode is on (HF_HUB_OFFLINE=1) and {model} is not in the local cache.",
                         "Unset HF_HUB_OFFLINE and run `svdapp download` once, or set SVDAPP_MODEL to a local "
                         "folder that holds the weights.")

@@ -1,70 +1,117 @@
 """Run one request end to end and write its files atomically; list past results.
 
-A result is ``outputs/<time>-<photo>-<seed>/{video.mp4,input.png,meta.json}`` (or the
-``--out`` path plus a ``.json`` sidecar). Everything is written into a hidden temporary
-folder first and moved into place at the end, so a failure or a cancel leaves nothing.
+A result is ``outputs/<time>-<photo>-<seed>/{video.mp4,input.png,meta.json}`` plus the extra
+formats asked for (``video.webm``, ``video.gif``, ``poster.png``), or the ``--out`` path plus a
+``.json`` sidecar and ``<name>.webm``/``.gif``/``-poster.png`` beside it. Everything is written
+into a hidden temporary folder first and moved into place at the end, so a failure or a
+cancel leaves nothing.
+
+Engines: ``svd`` (Stable Video Diffusion, GPU) or ``classic`` (camera motion, CPU); ``auto``
+picks one (request.resolve_engine). Both go through finishing (loops, length, interpolation,
+framing) before encoding.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import secrets
 import shutil
 import tempfile
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__, hub, imageprep, presets
-from .errors import Cancelled, InputError, SvdAppError
-from .request import ENGINES, GenerationRequest, GenerationResult
+import av
+import numpy as np
+from PIL import Image
+
+from . import __version__, finishing, hub, imageprep, motion, presets
+from .errors import Cancelled, InputError, OutputError, SvdAppError
+from .request import ENGINE_LABELS, ENGINES, GenerationRequest, GenerationResult, resolve_engine
 from .settings import Settings, load_settings
-from .video import output_error, write_mp4
+from .video import output_error, parse_formats, write_gif, write_mp4, write_poster, write_webm
 
 Progress = Callable[[str, int, int], None]
 TMP_PREFIX = ".svdapp-tmp-"
+CLASSIC_FPS = 30
+CLASSIC_SECONDS = 4.0
+MAX_CLASSIC_FPS = 60
+# Encoding dominates the classic engine. At the same crf 18, x264 "superfast" encodes a 4 s
+# 1080x1920 clip in 1.6 s instead of 3.4 s ("medium"); the file is 0.4 MB instead of 0.18 MB
+# (docs/benchmarks.md). SVD's few frames keep "medium".
+CLASSIC_X264_PRESET = "superfast"
 
 
 def run_request(request: GenerationRequest, settings: Settings | None = None, progress: Progress | None = None,
                 cancel: threading.Event | None = None) -> GenerationResult:
-    """Photo → video file + metadata. Raises SvdAppError (with its fix) on any failure."""
+    """Photo → video file(s) + metadata. Raises SvdAppError (with its fix) on any failure."""
     settings = settings or load_settings()
     report = progress or (lambda stage, done, total: None)
     if request.engine not in ENGINES:
         raise InputError(f"Unknown engine '{request.engine}'.", f"Use one of: {', '.join(ENGINES)}.")
     params = presets.resolve(request.preset, request.overrides, request.portrait)
+    finish = finishing.validate(finishing.Finish(request.seconds, request.loop, request.interpolate,
+                                                 request.framing, request.background))
+    formats = parse_formats(request.formats)
+    style = motion.validate_style(request.motion_style)
     seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
     params = replace(params, seed=seed)
     started = time.perf_counter()
 
+    engine_name, engine_note = resolve_engine(request.engine, settings, params.memory)
     photo = imageprep.load_image(request.image)
-    fitted = imageprep.fit(photo, params.width, params.height, params.fit)
-
-    folder = hub.ensure_model(settings)
-    from . import engine  # torch is imported only when a generation really runs
-
-    out = engine.generate(str(folder), fitted, params, seed, progress, cancel)
-    frames = out.frames
-
     stem = request.image_name or (Path(request.image).stem if isinstance(request.image, (str, os.PathLike)) else "photo")
     final_video, final_meta, final_dir = _targets(request, settings, stem, seed)
-    staging_parent = final_dir.parent if final_dir is not None else final_video.parent
-    tmp_dir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=_writable_parent(staging_parent)))
+    finals = {"mp4": final_video, **{f: _extra_target(final_video, final_dir, f) for f in formats if f != "mp4"}}
+    staging_parent = _writable_parent(final_dir.parent if final_dir is not None else final_video.parent, final_video)
+    if engine_name == "svd":
+        made = _make_svd(request, settings, params, photo, finish, progress, cancel)
+    else:
+        made = _make_classic(request, params, photo, finish, style, report)
+    if engine_note:
+        made = replace(made, fallbacks=(engine_note, *made.fallbacks))
+    frames, fps = made.frames, made.fps
+    width, height = finishing.frame_size(frames)
+
+    def tick(stage: str) -> Callable[[int, int], None]:
+        """Progress for one encoder, and the place a cancel stops a long encode."""
+        def on_frame(done: int, total: int) -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            report(stage, done, total)
+        return on_frame
+
+    tmp_dir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=staging_parent))
     try:
         t0 = time.perf_counter()
-        video_tmp = write_mp4(frames, tmp_dir / "video.mp4", params.fps,
-                              on_frame=lambda i, n: report("encode", i, n))
-        timings = {**{k: round(v, 3) for k, v in out.timings.items()}, "encode": round(time.perf_counter() - t0, 3)}
+        staged = {"mp4": write_mp4(frames, tmp_dir / "video.mp4", fps, preset=made.x264_preset, on_frame=tick("encode"))}
+        timings = {**made.timings, "encode": round(time.perf_counter() - t0, 3)}
+        for fmt in formats:
+            if fmt == "mp4":
+                continue
+            t0 = time.perf_counter()
+            target = tmp_dir / finals[fmt].name
+            if fmt == "webm":
+                staged[fmt] = write_webm(frames, target, fps, on_frame=tick("webm"))
+            elif fmt == "gif":
+                staged[fmt] = write_gif(frames, target, fps, on_frame=tick("gif"))
+            else:
+                tick("poster")(0, 1)
+                staged[fmt] = write_poster(np.asarray(frames[0]), target)
+            timings[fmt] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         if final_dir is not None:
-            fitted.save(tmp_dir / "input.png")
-        meta = _meta(request, settings, params, out, frames, timings, folder, photo, engine.versions())
+            made.still.save(tmp_dir / "input.png")
+        meta = _meta(request, settings, params, made, engine_name, finish, len(frames), width, height, fps,
+                     timings, photo)
         meta["output"]["video"] = str(final_video)
+        meta["output"]["files"] = {fmt: str(path) for fmt, path in finals.items()}
         _write_json(tmp_dir / "meta.json", meta)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
@@ -72,8 +119,12 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
             os.replace(tmp_dir, final_dir)
             tmp_dir = None
         else:
-            os.replace(video_tmp, final_video)
-            os.replace(tmp_dir / "meta.json", final_meta)
+            moves = [(tmp_dir / "meta.json", final_meta), *((staged[f], finals[f]) for f in staged if f != "mp4"),
+                     (staged["mp4"], final_video)]  # the video last: it is what a user looks for
+            _move_all(moves)
+    except OutputError as exc:  # a writer failed inside the staging folder: name the real target
+        cause = exc.__cause__
+        raise (output_error(cause, final_video) if isinstance(cause, OSError) else exc) from None
     except OSError as exc:
         raise output_error(exc, final_video) from None
     finally:
@@ -83,8 +134,88 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     return GenerationResult(
         video=final_video, meta_path=final_meta,
         input_image=(final_dir / "input.png") if final_dir is not None else None,
-        seed=seed, frames=int(frames.shape[0]), width=int(frames.shape[2]), height=int(frames.shape[1]),
-        fps=params.fps, engine=request.engine, fallbacks=tuple(out.fallbacks), timings=timings, meta=meta)
+        seed=seed, frames=len(frames), width=width, height=height,
+        fps=fps, engine=engine_name, fallbacks=tuple(made.fallbacks), timings=timings, meta=meta,
+        webm=finals.get("webm"), gif=finals.get("gif"), poster=finals.get("poster"),
+        engine_label=ENGINE_LABELS[engine_name])
+
+
+@dataclass(frozen=True)
+class _Made:
+    """What an engine plus finishing produced, ready to encode."""
+
+    frames: Any  # N x H x W x 3 array or a finishing.Clip
+    fps: int
+    still: Image.Image  # the picture the engine started from (input.png)
+    timings: dict[str, float]
+    fallbacks: tuple[str, ...]
+    engine_meta: dict[str, Any]
+    versions: dict[str, str]
+    x264_preset: str = "medium"
+
+
+def _make_svd(request: GenerationRequest, settings: Settings, params: presets.GenerationParams, photo: Image.Image,
+              finish: finishing.Finish, progress: Progress | None, cancel: threading.Event | None) -> _Made:
+    fitted = imageprep.fit(photo, params.width, params.height, params.fit)
+    folder = hub.ensure_model(settings)
+    from . import engine  # torch is imported only when a generation really runs
+
+    out = engine.generate(str(folder), fitted, params, params.seed, progress, cancel)
+    t0 = time.perf_counter()
+    frames, fps = finishing.finish(out.frames, params.fps, finish, on_progress=progress)
+    timings = {k: round(v, 3) for k, v in out.timings.items()}
+    if not finish.is_identity:
+        timings["finish"] = round(time.perf_counter() - t0, 3)
+    meta = {"model": settings.model, "revision": settings.revision or "main", "model_folder": str(folder),
+            "memory_plan": out.plan, "decode_chunk_used": out.decode_chunk, "engine_frames": int(out.frames.shape[0]),
+            "engine_fps": params.fps}
+    return _Made(frames, fps, fitted, timings, tuple(out.fallbacks), meta, engine.versions())
+
+
+def _make_classic(request: GenerationRequest, params: presets.GenerationParams, photo: Image.Image,
+                  finish: finishing.Finish, style: str, report: Progress) -> _Made:
+    """Camera motion over the photo, rendered straight at the final size and fps: the framing
+    sets the canvas, interpolation sets a higher render rate, and a crossfade loop becomes a
+    camera path that returns to its start (seamless with no ghosting)."""
+    report("render", 0, 1)
+    t0 = time.perf_counter()
+    base_fps = request.overrides.get("fps") or CLASSIC_FPS
+    fps = min(MAX_CLASSIC_FPS, int(base_fps) * finish.interpolate)  # rendered at this rate: no flow needed
+    if finish.seconds is not None:
+        seconds = finish.seconds
+    elif request.overrides.get("frames"):
+        seconds = request.overrides["frames"] / base_fps
+    else:
+        seconds = CLASSIC_SECONDS
+    count = max(2, round(seconds * fps))
+    if finish.framing != "none":
+        size = finishing.canvas_size(finish.framing)
+    else:
+        size = (params.width, params.height)
+    looped = finish.loop == "boomerang"
+    periodic = finish.loop == "crossfade"
+    alpha = motion.load_alpha(request.image) if style == "parallax" else None
+    rendered = motion.render(photo, size, finishing.source_frames(count, "boomerang") if looped else count, style,
+                             finish.background, params.fit, alpha, periodic, params.seed)
+    clip = finishing.loop(rendered.clip, "boomerang") if looped else rendered.clip
+    clip = finishing.fit_length(clip, count, closed=finish.loop != "none")
+    timings = {"prepare": round(time.perf_counter() - t0, 3)}
+    report("render", 1, 1)
+    meta = {"classic": {"camera": rendered.style, "camera_label": motion.MOTION_LABELS[rendered.style],
+                        "separation": rendered.separation, "seconds": round(count / fps, 3), "size": list(size)}}
+    import cv2
+
+    versions = {"python": platform.python_version(), "opencv": cv2.__version__, "av": av.__version__,
+                "numpy": np.__version__}
+    return _Made(clip, fps, motion.still(photo, size, finish.background, params.fit), timings, rendered.notes, meta,
+                 versions, x264_preset=CLASSIC_X264_PRESET)
+
+
+def _extra_target(video: Path, final_dir: Path | None, fmt: str) -> Path:
+    """Where an extra format goes: beside video.mp4 in the job folder, or beside --out."""
+    if fmt == "poster":
+        return video.with_name("poster.png") if final_dir is not None else video.with_name(f"{video.stem}-poster.png")
+    return video.with_suffix(f".{fmt}")
 
 
 def _targets(request: GenerationRequest, settings: Settings, stem: str, seed: int) -> tuple[Path, Path, Path | None]:
@@ -105,13 +236,31 @@ def _targets(request: GenerationRequest, settings: Settings, stem: str, seed: in
     return final_dir / "video.mp4", final_dir / "meta.json", final_dir
 
 
-def _writable_parent(folder: Path) -> Path:
+def _move_all(moves: list[tuple[Path, Path]]) -> None:
+    """Move staged files into place; if one move fails, take back the ones already made."""
+    done: list[Path] = []
+    try:
+        for src, dst in moves:
+            os.replace(src, dst)
+            done.append(dst)
+    except OSError:
+        for dst in done:
+            dst.unlink(missing_ok=True)
+        raise
+
+
+def _writable_parent(folder: Path, target: Path) -> Path:
+    """The folder results are staged in; checked before any work so a bad --out fails fast."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in [folder, *folder.parents] if p.exists() and not p.is_dir()), folder)
+        raise OutputError(f"Cannot create the folder for {target.name}: {blocker} is a file, not a folder.",
+                          "Choose another --out path (or SVDAPP_OUTPUTS), or move that file away.") from None
     except OSError as exc:
-        raise output_error(exc, folder / "video.mp4") from None
+        raise output_error(exc, target) from None
     if not os.access(folder, os.W_OK):
-        raise output_error(PermissionError(13, "Permission denied"), folder / "video.mp4")
+        raise output_error(PermissionError(13, "Permission denied"), target)
     return folder
 
 
@@ -119,31 +268,36 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _meta(request, settings, params, out, frames, timings, folder, photo, versions) -> dict[str, Any]:
+def _meta(request, settings, params, made, engine_name, finish, frames, width, height, fps, timings,
+          photo) -> dict[str, Any]:
     """Everything needed to reproduce or audit the video; never the token."""
-    return {
+    meta = {
         "app": "svdapp",
         "app_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "engine": request.engine,
-        "engine_label": "Stable Video Diffusion img2vid-XT 1.1",
-        "model": settings.model,
-        "revision": settings.revision or "main",
-        "model_folder": str(folder),
+        "engine": engine_name,
+        "engine_requested": request.engine,
+        "engine_label": ENGINE_LABELS[engine_name],
+        "model": settings.model if engine_name == "svd" else None,
+        "revision": (settings.revision or "main") if engine_name == "svd" else None,
         "preset": request.preset,
         "seed": params.seed,
         "settings": params.to_dict(),
-        "memory_plan": out.plan,
-        "decode_chunk_used": out.decode_chunk,
-        "fallbacks": list(out.fallbacks),
+        "finishing": {"seconds": finish.seconds, "loop": finish.loop, "interpolate": finish.interpolate,
+                      "framing": finish.framing, "background": finish.background},
+        "memory_plan": None,
+        "decode_chunk_used": None,
+        "fallbacks": list(made.fallbacks),
         "timings_s": timings,
-        "versions": versions,
+        "versions": made.versions,
         "input": {"name": request.image_name or (Path(request.image).name if isinstance(request.image, (str, os.PathLike)) else None),
                   "width": photo.width, "height": photo.height},
-        "output": {"frames": int(frames.shape[0]), "width": int(frames.shape[2]), "height": int(frames.shape[1]),
-                   "fps": params.fps, "duration_s": round(frames.shape[0] / params.fps, 3),
+        "output": {"frames": frames, "width": width, "height": height,
+                   "fps": fps, "duration_s": round(frames / fps, 3),
                    "codec": "h264", "pix_fmt": "yuv420p"},
     }
+    meta.update(made.engine_meta)
+    return meta
 
 
 def list_history(outputs_dir: Path, limit: int = 100) -> list[dict[str, Any]]:

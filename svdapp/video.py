@@ -5,6 +5,12 @@ browser starts playing before the download ends), one frame per timestamp at the
 fps. Encoded in-process with PyAV's bundled libx264: no system ffmpeg needed, and never
 OpenCV's ``mp4v`` (browsers refuse it). Files are written to a temporary name and renamed,
 so a failure never leaves half a video behind.
+
+The extra formats: WebM (VP9, yuv420p, for sites that prefer open codecs), an animated GIF
+(one palette for the whole clip, ordered dithering, at most 480 px and 15 fps so it stays a
+few MB) and a poster PNG (the first frame, what a page shows before playing). Frames may be
+an array, a list, or a lazily rendered clip that offers ``yuv420(i)`` (then no RGB→YUV
+conversion is done here).
 """
 
 from __future__ import annotations
@@ -19,9 +25,13 @@ from typing import Callable, Sequence
 import av
 import numpy as np
 
-from .errors import OutputError
+from .errors import InputError, OutputError
 
 Frames = Sequence[np.ndarray] | np.ndarray  # each H x W x 3 uint8 RGB
+FORMATS = ("mp4", "webm", "gif", "poster")
+FORMAT_LABELS = {"mp4": "MP4 (H.264)", "webm": "WebM (VP9)", "gif": "Animated GIF", "poster": "Poster frame (PNG)"}
+GIF_MAX_SIDE = 480
+GIF_MAX_FPS = 15
 
 
 def even_frame(frame: np.ndarray) -> np.ndarray:
@@ -33,8 +43,9 @@ def even_frame(frame: np.ndarray) -> np.ndarray:
 
 
 def write_mp4(frames: Frames, path: str | os.PathLike, fps: int, crf: int = 18,
-              on_frame: Callable[[int, int], None] | None = None) -> Path:
-    """Encode RGB uint8 frames as H.264/yuv420p MP4 at ``fps``; return the final path."""
+              on_frame: Callable[[int, int], None] | None = None, preset: str = "medium") -> Path:
+    """Encode RGB uint8 frames as H.264/yuv420p MP4 at ``fps``; return the final path.
+    ``preset`` trades encode time for file size (x264's ultrafast … veryslow), not quality."""
     path = Path(path)
     if len(frames) == 0:
         raise ValueError("no frames to encode")
@@ -47,11 +58,12 @@ def write_mp4(frames: Frames, path: str | os.PathLike, fps: int, crf: int = 18,
             stream.width, stream.height = first.shape[1], first.shape[0]
             stream.pix_fmt = "yuv420p"
             stream.time_base = Fraction(1, int(fps))
-            stream.options = {"crf": str(crf), "preset": "medium", "tune": "film"}
-            stream.codec_context.options = {"profile": "high"}
+            # One dict: assigning codec_context.options afterwards would replace these (it is
+            # the same dict), silently dropping crf, preset and tune.
+            stream.options = {"crf": str(crf), "preset": preset, "tune": "film", "profile": "high"}
             total = len(frames)
-            for i, frame in enumerate(frames):
-                vf = av.VideoFrame.from_ndarray(even_frame(np.ascontiguousarray(frame, dtype=np.uint8)), format="rgb24")
+            for i in range(total):
+                vf = _video_frame(frames, i, first.shape[1], first.shape[0])
                 vf.pts = i
                 for packet in stream.encode(vf):
                     container.mux(packet)
@@ -62,11 +74,190 @@ def write_mp4(frames: Frames, path: str | os.PathLike, fps: int, crf: int = 18,
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        raise output_error(exc, path) from None
+        raise output_error(exc, path) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _video_frame(frames: Frames, i: int, width: int, height: int) -> av.VideoFrame:
+    """Frame i for an encoder: straight from YUV 4:2:0 planes when the clip renders them."""
+    yuv420 = getattr(frames, "yuv420", None)
+    if yuv420 is not None and width % 2 == 0 and height % 2 == 0:
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(yuv420(i)), format="yuv420p")
+    return av.VideoFrame.from_ndarray(even_frame(np.ascontiguousarray(frames[i], dtype=np.uint8)), format="rgb24")
+
+
+def _atomic(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Run ``write(tmp)`` and rename tmp onto ``path``; on failure leave nothing behind."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.part{path.suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        _remove(tmp)
+        raise output_error(exc, path) from exc
+    except BaseException:
+        _remove(tmp)
+        raise
+    return path
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:  # the folder itself is the problem: there is nothing to remove
+        pass
+
+
+def write_webm(frames: Frames, path: str | os.PathLike, fps: int, crf: int = 32,
+               on_frame: Callable[[int, int], None] | None = None) -> Path:
+    """VP9/yuv420p in WebM at ``fps`` (constant quality ``crf``, libvpx's real-time speed
+    so a 1080x1920 clip encodes in seconds); return the final path."""
+    if len(frames) == 0:
+        raise ValueError("no frames to encode")
+
+    def write(tmp: Path) -> None:
+        with av.open(str(tmp), mode="w", format="webm") as container:
+            first = even_frame(np.asarray(frames[0]))
+            stream = container.add_stream("libvpx-vp9", rate=Fraction(int(fps), 1))
+            stream.width, stream.height = first.shape[1], first.shape[0]
+            stream.pix_fmt = "yuv420p"
+            stream.time_base = Fraction(1, int(fps))
+            stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "7",
+                              "row-mt": "1", "threads": str(max(1, min(8, os.cpu_count() or 1)))}
+            total = len(frames)
+            for i in range(total):
+                vf = _video_frame(frames, i, first.shape[1], first.shape[0])
+                vf.pts = i
+                for packet in stream.encode(vf):
+                    container.mux(packet)
+                if on_frame:
+                    on_frame(i + 1, total)
+            for packet in stream.encode():
+                container.mux(packet)
+
+    return _atomic(path, write)
+
+
+def gif_plan(size: tuple[int, int], fps: int, max_side: int = GIF_MAX_SIDE,
+             max_fps: int = GIF_MAX_FPS) -> tuple[tuple[int, int], int]:
+    """(GIF size, keep every n-th frame): at most ``max_side`` px and ``max_fps``, so a
+    product loop stays a few MB; GIF delays are in 1/100 s, so the step keeps them exact-ish."""
+    w, h = size
+    scale = min(1.0, max_side / max(w, h))
+    gw, gh = max(2, round(w * scale / 2) * 2), max(2, round(h * scale / 2) * 2)
+    step = max(1, -(-int(fps) // max_fps))
+    return (gw, gh), step
+
+
+def write_gif(frames: Frames, path: str | os.PathLike, fps: int, max_side: int = GIF_MAX_SIDE,
+              max_fps: int = GIF_MAX_FPS, on_frame: Callable[[int, int], None] | None = None) -> Path:
+    """An endlessly looping GIF: one palette made from the whole clip (ffmpeg's palettegen),
+    Bayer dithering (stable from frame to frame, unlike error diffusion) and only the changed
+    rectangle stored per frame. Returns the final path."""
+    if len(frames) == 0:
+        raise ValueError("no frames to encode")
+    first = np.asarray(frames[0])
+    (gw, gh), step = gif_plan((first.shape[1], first.shape[0]), fps, max_side, max_fps)
+    rate = Fraction(int(fps), step)
+    picks = range(0, len(frames), step)
+
+    def write(tmp: Path) -> None:
+        graph = av.filter.Graph()
+        src = graph.add_buffer(width=gw, height=gh, format="rgb24", time_base=1 / rate)
+        split = graph.add("split")
+        gen = graph.add("palettegen", "max_colors=256:stats_mode=full:reserve_transparent=0")
+        use = graph.add("paletteuse", "dither=bayer:bayer_scale=3:diff_mode=rectangle")
+        sink = graph.add("buffersink")
+        src.link_to(split)
+        split.link_to(use, 0, 0)
+        split.link_to(gen, 1, 0)
+        gen.link_to(use, 0, 1)
+        use.link_to(sink)
+        graph.configure()
+        with av.open(str(tmp), mode="w", format="gif", options={"loop": "0"}) as container:
+            stream = container.add_stream("gif", rate=rate)
+            stream.width, stream.height = gw, gh
+            stream.pix_fmt = "pal8"
+            out_i = 0
+
+            def drain() -> None:
+                nonlocal out_i
+                while True:
+                    try:
+                        frame = graph.pull()
+                    except (av.error.BlockingIOError, av.error.EOFError):
+                        return
+                    frame.pts = out_i
+                    frame.time_base = 1 / rate
+                    out_i += 1
+                    for packet in stream.encode(frame):
+                        container.mux(packet)
+
+            for n, i in enumerate(picks):
+                vf = _small_frame(frames, i, (gw, gh))
+                vf.pts = n
+                vf.time_base = 1 / rate
+                graph.push(vf)
+                if on_frame:
+                    on_frame(n + 1, len(picks))
+            graph.push(None)
+            drain()
+            for packet in stream.encode():
+                container.mux(packet)
+
+    return _atomic(path, write)
+
+
+def _small_frame(frames: Frames, i: int, size: tuple[int, int]) -> av.VideoFrame:
+    """Frame i shrunk to ``size`` as RGB; from the YUV planes when the clip renders them
+    (shrinking first makes the RGB conversion of a 1080x1920 frame 16x cheaper)."""
+    import cv2
+
+    yuv420 = getattr(frames, "yuv420", None)
+    if yuv420 is None:
+        small = cv2.resize(np.ascontiguousarray(frames[i], dtype=np.uint8), size, interpolation=cv2.INTER_AREA)
+        return av.VideoFrame.from_ndarray(small, format="rgb24")
+    buf = yuv420(i)
+    h, w = buf.shape[0] * 2 // 3, buf.shape[1]
+    flat, n, q = buf.reshape(-1), w * h, (w // 2) * (h // 2)
+    gw, gh = size
+    out = np.empty((gh * 3 // 2, gw), np.uint8)
+    o, on, oq = out.reshape(-1), gw * gh, (gw // 2) * (gh // 2)
+    o[:on] = cv2.resize(flat[:n].reshape(h, w), size, interpolation=cv2.INTER_AREA).reshape(-1)
+    for k in range(2):
+        plane = flat[n + k * q:n + (k + 1) * q].reshape(h // 2, w // 2)
+        o[on + k * oq:on + (k + 1) * oq] = cv2.resize(plane, (gw // 2, gh // 2), interpolation=cv2.INTER_AREA).reshape(-1)
+    return av.VideoFrame.from_ndarray(out, format="yuv420p").reformat(format="rgb24")
+
+
+def write_poster(frame: np.ndarray, path: str | os.PathLike) -> Path:
+    """One frame as a PNG (what a web page shows before the video plays)."""
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8), "RGB")
+    return _atomic(path, lambda tmp: image.save(tmp, format="PNG", optimize=False, compress_level=6))
+
+
+def parse_formats(formats: str | Sequence[str] | None) -> tuple[str, ...]:
+    """'webm,gif' or ['webm', 'gif'] → ('mp4', 'webm', 'gif'): the MP4 is always made (history,
+    players and the UI all rely on it); 'all' means every format."""
+    if formats is None:
+        return ("mp4",)
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    names = [str(f).strip().lower().lstrip(".") for f in items if str(f).strip()]
+    if "all" in names:
+        return FORMATS
+    names = ["poster" if n in ("png", "poster.png") else n for n in names]
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown:
+        raise InputError(f"Unknown format(s): {', '.join(unknown)}.",
+                         f"Use a comma list of {', '.join(FORMATS)} (or all), e.g. --formats mp4,webm,gif.")
+    return tuple(f for f in FORMATS if f == "mp4" or f in names)
 
 
 def output_error(exc: OSError, path: Path) -> OutputError:

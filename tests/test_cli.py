@@ -69,7 +69,7 @@ def test_default_output_folder(app_env, tmp_path, product_photo):
 
 
 @pytest.mark.parametrize("args,message,fix", [
-    (["--memory", "auto"], "No CUDA GPU was found", "--memory cpu"),
+    (["--memory", "auto", "--engine", "svd"], "No CUDA GPU was found", "--memory cpu"),
     (["--width", "100"], "multiple of 64", "1024x576"),
     (["--frames", "0"], "Frames must be", "--frames 25"),
 ])

@@ -118,8 +118,6 @@ def test_disk_full_leaves_nothing_and_the_retry_works(app_env, fake_engine, tmp_
     assert result.video.is_file() and result.meta_path.is_file()
 
 
-@pytest.mark.xfail(strict=True, reason="jobs.run_request (--out): the video is moved into place before its .json; "
-                                       "if the second os.replace fails the video is left without its sidecar")
 def test_disk_full_on_the_sidecar_move_leaves_no_orphan_video(app_env, fake_engine, tmp_path, product_photo,
                                                               monkeypatch):
     out = tmp_path / "shop" / "clip.mp4"
@@ -131,8 +129,6 @@ def test_disk_full_on_the_sidecar_move_leaves_no_orphan_video(app_env, fake_engi
     assert not leftovers(tmp_path), leftovers(tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason="jobs.run_request checks the output location only after generating: "
-                                       "an unusable --out wastes the whole (minutes-long) generation")
 @pytest.mark.parametrize("out", ["videos/clip.mp4", "clip.mov"])
 def test_unusable_out_is_refused_before_generating(app_env, fake_engine, tmp_path, product_photo, capsys, out):
     (tmp_path / "videos").write_text("a file")
