@@ -54,8 +54,8 @@ def generate(folder: str, image: Image.Image, params: GenerationParams, seed: in
     plan = choose_plan(params.memory, info, params.frames, params.width, params.height)
     if plan.device == "cpu" and params.memory != "cpu":
         raise SvdAppError(
-            "No CUDA GPU was found; SVD on the processor takes hours for one 25-frame video "
-            "(about 1-3 minutes per step at 1024x576).",
+            "No CUDA GPU was found; on the processor one 25-frame 1024x576 SVD video takes an hour "
+            "or more (~160 TFLOP per step).",
             "Run on a computer with an NVIDIA GPU (8 GB+), or pass --memory cpu to run on the processor anyway.")
     return run(CACHE, folder, image, params, plan, seed, progress, cancel)
 

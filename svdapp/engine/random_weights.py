@@ -51,10 +51,12 @@ def full_pipeline(configs: str | os.PathLike, dtype: torch.dtype = torch.float16
     cfg = json.loads(Path(configs).read_text())
     torch.manual_seed(seed)
     with torch.device(device):
-        unet = UNetSpatioTemporalConditionModel(**cfg["unet"]).to(dtype)
-        vae = AutoencoderKLTemporalDecoder(**cfg["vae"]).to(dtype)
+        # .to(device) too: a few parameters (AlphaBlender's mix_factor, made with the legacy
+        # torch.Tensor constructor) ignore the default device.
+        unet = UNetSpatioTemporalConditionModel(**cfg["unet"]).to(device, dtype)
+        vae = AutoencoderKLTemporalDecoder(**cfg["vae"]).to(device, dtype)
         enc_cfg = {k: v for k, v in cfg["image_encoder"].items()}
-        encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**enc_cfg)).to(dtype)
+        encoder = CLIPVisionModelWithProjection(CLIPVisionConfig(**enc_cfg)).to(device, dtype)
     # Random init of the UNet's zero-initialised out-conv etc. is fine for timing, but keep
     # activations in a sane range so fp16 does not overflow in a 25-step run.
     with torch.no_grad():

@@ -134,7 +134,8 @@ def _decode(pipe, latents: torch.Tensor, chunk: int, report: Progress,
             cancel: threading.Event | None) -> np.ndarray:
     """Latents (1, F, C, h, w) → uint8 frames, ``chunk`` frames through the VAE at a time."""
     vae = pipe.vae
-    flat = latents.flatten(0, 1) / vae.config.scaling_factor
+    # Multiply by the reciprocal as diffusers does: dividing rounds differently in fp16.
+    flat = latents.flatten(0, 1) * (1 / vae.config.scaling_factor)
     total = flat.shape[0]
     out = []
     report("decode", 0, total)
