@@ -46,39 +46,35 @@ def write_mp4(frames: Frames, path: str | os.PathLike, fps: int, crf: int = 18,
               on_frame: Callable[[int, int], None] | None = None, preset: str = "medium") -> Path:
     """Encode RGB uint8 frames as H.264/yuv420p MP4 at ``fps``; return the final path.
     ``preset`` trades encode time for file size (x264's ultrafast … veryslow), not quality."""
-    path = Path(path)
+    # One dict: assigning codec_context.options afterwards would replace these (it is the
+    # same dict), silently dropping crf, preset and tune.
+    options = {"crf": str(crf), "preset": preset, "tune": "film", "profile": "high"}
+    return _atomic(path, lambda tmp: _encode(tmp, "mp4", "libx264", frames, fps, options, on_frame,
+                                             {"movflags": "+faststart"}))
+
+
+def _encode(tmp: Path, fmt: str, codec: str, frames: Frames, fps: int, options: dict[str, str],
+            on_frame: Callable[[int, int], None] | None, container_options: dict[str, str] | None = None) -> None:
+    """Every frame at its own timestamp 0, 1, 2, … in 1/fps units: exact count and rate."""
     if len(frames) == 0:
         raise ValueError("no frames to encode")
-    tmp = path.with_name(f".{path.stem}.part{path.suffix}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
-            first = even_frame(np.asarray(frames[0]))
-            stream = container.add_stream("libx264", rate=Fraction(int(fps), 1))
-            stream.width, stream.height = first.shape[1], first.shape[0]
-            stream.pix_fmt = "yuv420p"
-            stream.time_base = Fraction(1, int(fps))
-            # One dict: assigning codec_context.options afterwards would replace these (it is
-            # the same dict), silently dropping crf, preset and tune.
-            stream.options = {"crf": str(crf), "preset": preset, "tune": "film", "profile": "high"}
-            total = len(frames)
-            for i in range(total):
-                vf = _video_frame(frames, i, first.shape[1], first.shape[0])
-                vf.pts = i
-                for packet in stream.encode(vf):
-                    container.mux(packet)
-                if on_frame:
-                    on_frame(i + 1, total)
-            for packet in stream.encode():
+    with av.open(str(tmp), mode="w", format=fmt, options=container_options or {}) as container:
+        first = even_frame(np.asarray(frames[0]))
+        stream = container.add_stream(codec, rate=Fraction(int(fps), 1))
+        stream.width, stream.height = first.shape[1], first.shape[0]
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = Fraction(1, int(fps))
+        stream.options = options
+        total = len(frames)
+        for i in range(total):
+            vf = _video_frame(frames, i, first.shape[1], first.shape[0])
+            vf.pts = i
+            for packet in stream.encode(vf):
                 container.mux(packet)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise output_error(exc, path) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+            if on_frame:
+                on_frame(i + 1, total)
+        for packet in stream.encode():
+            container.mux(packet)
 
 
 def _video_frame(frames: Frames, i: int, width: int, height: int) -> av.VideoFrame:
@@ -117,30 +113,9 @@ def write_webm(frames: Frames, path: str | os.PathLike, fps: int, crf: int = 32,
                on_frame: Callable[[int, int], None] | None = None) -> Path:
     """VP9/yuv420p in WebM at ``fps`` (constant quality ``crf``, libvpx's real-time speed
     so a 1080x1920 clip encodes in seconds); return the final path."""
-    if len(frames) == 0:
-        raise ValueError("no frames to encode")
-
-    def write(tmp: Path) -> None:
-        with av.open(str(tmp), mode="w", format="webm") as container:
-            first = even_frame(np.asarray(frames[0]))
-            stream = container.add_stream("libvpx-vp9", rate=Fraction(int(fps), 1))
-            stream.width, stream.height = first.shape[1], first.shape[0]
-            stream.pix_fmt = "yuv420p"
-            stream.time_base = Fraction(1, int(fps))
-            stream.options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "7",
-                              "row-mt": "1", "threads": str(max(1, min(8, os.cpu_count() or 1)))}
-            total = len(frames)
-            for i in range(total):
-                vf = _video_frame(frames, i, first.shape[1], first.shape[0])
-                vf.pts = i
-                for packet in stream.encode(vf):
-                    container.mux(packet)
-                if on_frame:
-                    on_frame(i + 1, total)
-            for packet in stream.encode():
-                container.mux(packet)
-
-    return _atomic(path, write)
+    options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "7", "row-mt": "1",
+               "threads": str(max(1, min(8, os.cpu_count() or 1)))}
+    return _atomic(path, lambda tmp: _encode(tmp, "webm", "libvpx-vp9", frames, fps, options, on_frame))
 
 
 def gif_plan(size: tuple[int, int], fps: int, max_side: int = GIF_MAX_SIDE,
