@@ -1,0 +1,135 @@
+"""A real browser on the web app: Debian's chromium driven by Playwright.
+
+Upload a photo, pick Fast, generate, and check the result <video> really plays in the
+browser (readyState, duration = frames / fps, currentTime advancing); then cancel a run
+mid-way and check nothing was written. Playwright never downloads a browser here: CI
+installs Debian's ``chromium`` package (see .ci/run). Set SVDAPP_SCREENSHOTS=<folder> to
+save the before/after screenshots used in the docs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from .app_server import running_app
+from .conftest import TINY_OVERRIDES
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+FRAMES, FPS = TINY_OVERRIDES["frames"], 4  # a 1-second clip: long enough to watch currentTime move
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed: apt-get install -y chromium"),
+]
+
+
+@pytest.fixture
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the [test] extra)")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1440, "height": 1000})
+        finally:
+            browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    folder = os.environ.get("SVDAPP_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
+def set_number(page, field: str, value) -> None:
+    box = page.locator(f"#field-{field} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def fill_form(page, photo: Path, steps: int) -> None:
+    """Photo, Fast preset, then the tiny sizes (a full-size Fast clip would take hours on a CPU)."""
+    page.wait_for_selector("#generate-btn")
+    page.set_input_files("#photo input[type=file]", str(photo))
+    page.wait_for_selector("#preview img", timeout=30_000)
+    page.locator("#preset label", has_text="Fast").click()
+    page.wait_for_function("document.querySelector('#preset-info')?.innerText.includes('15 frames')")
+    page.locator("#advanced button").first.click()
+    for field, value in {**TINY_OVERRIDES, "fps": FPS, "steps": steps}.items():
+        if field == "memory":
+            page.locator("#field-memory input").click()
+            page.locator("li[role=option]", has_text=value).click()
+        else:
+            set_number(page, field, value)
+    numbers = {f: v for f, v in {**TINY_OVERRIDES, "fps": FPS, "steps": steps}.items() if f != "memory"}
+    page.wait_for_function("""(want) => Object.entries(want).every(([f, v]) =>
+        Number(document.querySelector(`#field-${f} input[type=number]`)?.value) === v)""", arg=numbers,
+                           timeout=15_000)
+
+
+def video_state(page) -> dict | None:
+    return page.evaluate("""() => { const v = document.querySelector('#result-video video');
+        return v ? {ready: v.readyState, duration: v.duration, time: v.currentTime, muted: v.muted, loop: v.loop}
+                 : null; }""")
+
+
+def results(outputs: Path) -> list[Path]:
+    return sorted(outputs.iterdir()) if outputs.is_dir() else []
+
+
+def test_generate_in_the_browser_and_the_video_plays(app_env, tmp_path, product_photo, page):
+    with running_app(app_env, tmp_path) as url:
+        page.goto(url)
+        page.wait_for_function("document.querySelector('#env-checks')?.innerText.includes('Model access') ?? false",
+                               timeout=90_000)
+        fill_form(page, product_photo, steps=TINY_OVERRIDES["steps"])
+        screenshot(page, "before.png")
+
+        page.click("#generate-btn")
+        page.wait_for_function("() => { const v = document.querySelector('#result-video video');"
+                               " return v && v.readyState >= 2; }", timeout=120_000)
+        first = video_state(page)
+        assert first["ready"] >= 2 and first["muted"] and first["loop"]
+        assert first["duration"] == pytest.approx(FRAMES / FPS, abs=0.05)
+        deadline = time.monotonic() + 10
+        while video_state(page)["time"] == first["time"]:
+            assert time.monotonic() < deadline, "the result video does not play (currentTime stays put)"
+            page.wait_for_timeout(100)
+
+        summary = re.compile(rf"Seed \d+ · {FRAMES} frames · 128×64 · {FPS} fps")
+        try:  # the text may render a tick after the video
+            page.locator("#result-info", has_text=summary).wait_for(timeout=15_000)
+        except Exception:
+            raise AssertionError(f"unexpected result summary: {page.locator('#result-info').inner_text()}") from None
+        assert page.locator("#download-btn").is_visible()
+        assert page.locator("#history img").count() == 1
+        page.wait_for_function("!document.querySelector('#generate-btn').disabled")
+        page.locator("#advanced button").first.click()  # fold Advanced away for the screenshot
+        screenshot(page, "after.png")
+    assert len(results(tmp_path / "outputs")) == 1
+
+
+def test_errors_are_readable_and_cancel_mid_run_writes_nothing(app_env, tmp_path, product_photo, page):
+    with running_app(app_env, tmp_path) as url:
+        page.goto(url)
+        page.click("#generate-btn")  # no photo yet: a message with its fix, not a traceback
+        toast = page.locator(".toast-body", has_text="No product photo yet.")
+        toast.wait_for(timeout=30_000)
+        assert "Drop a photo into D2" in toast.inner_text() and "Traceback" not in toast.inner_text()
+        page.wait_for_function("!document.querySelector('#generate-btn').disabled", timeout=10_000)
+
+        fill_form(page, product_photo, steps=150)  # long enough to cancel in the middle
+        page.click("#generate-btn")
+        page.get_by_text(re.compile(r"Denoising step [1-9]\d*/150")).first.wait_for(timeout=120_000)
+        page.click("#cancel-btn")
+        page.locator("#run-status", has_text="Cancelled — nothing was written.").wait_for(timeout=60_000)
+        assert page.locator("#generate-btn").is_enabled()
+        assert video_state(page) is None  # no result appeared
+    assert results(tmp_path / "outputs") == []
