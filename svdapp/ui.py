@@ -329,7 +329,6 @@ def run_generation(request, progress: gr.Progress | None, cancel: threading.Even
     from .jobs import describe_error, run_request
     if cancel.is_set():  # cancelled while waiting in the queue: skip loading the model at all
         raise Cancelled()
-    loads_before = _pipeline_loads()
     if progress is not None:
         progress(0, desc="Preparing the photo")
     try:
@@ -342,27 +341,17 @@ def run_generation(request, progress: gr.Progress | None, cancel: threading.Even
             import traceback
             traceback.print_exc()  # for the person running the server; the browser gets the one-line form
         raise gr.Error(error_text(err), title="Could not make the video") from None
-    return result, _pipeline_loads() - loads_before
+    return result
 
 
-def _pipeline_loads() -> int:
-    """How often weights were read from disk so far (0 until the engine was imported)."""
-    engine = sys.modules.get("svdapp.engine")
-    return int(getattr(getattr(engine, "CACHE", None), "loads", 0))
+def result_metadata(result) -> dict[str, Any]:
+    return {**result.meta, "folder": str(result.video.parent)}
 
 
-def result_metadata(result, loads: int) -> dict[str, Any]:
-    meta = dict(result.meta)
-    meta["folder"] = str(result.video.parent)
-    meta["model_loaded_this_run"] = loads > 0
-    meta["model_loads_total"] = _pipeline_loads()
-    return meta
-
-
-def model_note(meta: dict[str, Any], loads: int) -> str:
+def model_note(meta: dict[str, Any]) -> str:
     if meta.get("engine") != "svd":
         return ""
-    return "model loaded for this run" if loads else "model already loaded"
+    return "model loaded for this run" if meta.get("model_loaded_this_run") else "model already loaded"
 
 
 def result_markdown(meta: dict[str, Any], origin: str = "") -> str:
@@ -588,7 +577,7 @@ def build_app(exposed: bool = False) -> gr.Blocks:
             values["fit"] = data[fit]
             try:
                 req = make_request(data[photo], data[base_preset], values, {k: data[c] for k, c in extras.items()})
-                result, loads = run_generation(req, progress, board.get(request.session_hash))
+                result = run_generation(req, progress, board.get(request.session_hash))
             except Cancelled:
                 gr.Info("Cancelled — nothing was written.")
                 return {status: "Cancelled — nothing was written."}
@@ -596,12 +585,12 @@ def build_app(exposed: bool = False) -> gr.Blocks:
                 raise gr.Error(error_text(exc), title="Could not make the video") from None
             for note in result.fallbacks:
                 gr.Warning(ui_hint(note))
-            meta = result_metadata(result, loads)
+            meta = result_metadata(result)
             own = [*data[own_results], str(result.video.parent)]
             items = history_items(own, not exposed)
             return {video: str(result.video), download: gr.update(value=str(result.video), visible=True),
                     others: other_files(meta),
-                    reuse_btn: gr.update(visible=True), info: result_markdown(meta, model_note(meta, loads)),
+                    reuse_btn: gr.update(visible=True), info: result_markdown(meta, model_note(meta)),
                     status: f"Done: `{result.video.parent.name}`", own_results: own, shown_items: items,
                     gallery: gallery_value(items), selected: meta, form["seed"]: result.seed}
 
@@ -784,12 +773,12 @@ def _api_endpoints(board: CancelBoard) -> None:
             if portrait:
                 from dataclasses import replace
                 req = replace(req, portrait=True)
-            result, loads = run_generation(req, progress, board.arm(request.session_hash))
+            result = run_generation(req, progress, board.arm(request.session_hash))
         except SvdAppError as exc:
             raise gr.Error(error_text(exc), title="Could not make the video") from None
         finally:
             board.disarm(request.session_hash)
-        return str(result.video), result_metadata(result, loads)
+        return str(result.video), result_metadata(result)
 
     run.click(api_generate, [image, preset, *numbers.values(), memory, fit, portrait, *texts.values(), seconds,
                              interpolate], [video_out, meta_out],
