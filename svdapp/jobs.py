@@ -168,7 +168,8 @@ def _make_svd(request: GenerationRequest, settings: Settings, params: presets.Ge
         timings["finish"] = round(time.perf_counter() - t0, 3)
     meta = {"model": settings.model, "revision": settings.revision or "main", "model_folder": str(folder),
             "memory_plan": out.plan, "decode_chunk_used": out.decode_chunk,
-            "model_loaded_this_run": out.load_seconds > 0, "model_load_s": round(out.load_seconds, 3), "engine_frames": int(out.frames.shape[0]),
+            "model_loaded_this_run": out.load_seconds > 0, "model_load_s": round(out.load_seconds, 3),
+            "engine_frames": int(out.frames.shape[0]),
             "engine_fps": params.fps}
     return _Made(frames, fps, fitted, timings, tuple(out.fallbacks), meta, engine.versions())
 

@@ -24,7 +24,7 @@ def fake_engine(monkeypatch):
     def generate(folder, image, params, seed, progress=None, cancel=None):
         calls.append(params)
         arr = np.asarray(image, dtype=np.uint8)
-        return types.SimpleNamespace(frames=np.stack([arr] * params.frames), plan="cpu",
+        return types.SimpleNamespace(frames=np.stack([arr] * params.frames), plan="cpu", load_seconds=0.0,
                                      decode_chunk=params.decode_chunk, fallbacks=[], timings={"denoise": 0.0})
 
     engine = types.ModuleType("svdapp.engine")
