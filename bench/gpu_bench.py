@@ -340,6 +340,19 @@ def ladder(rec: Recorder, cache: PipelineCache, steps: int) -> None:
         rec.put(key, strip(engine_run(cache, p, "high", "exact", cap_gib=cap)))
 
 
+def oom_matrix(rec: Recorder, cache: PipelineCache, steps: int) -> None:
+    """Issue 7: the high plan forced under 8/12/16 GiB at 15/25/50 frames — real OOMs, each
+    run must finish through the ladder with its fallbacks recorded (auto never hits OOM)."""
+    for cap in (8, 12, 16):
+        for frames in (15, 25, 50):
+            key = f"oom_cap{cap}_high_{frames}f_1024x576"
+            if rec.left() < 40:
+                rec.put(key, {"skipped": "budget"})
+                continue
+            p = params(frames, 1024, 576, steps=steps, memory="high")
+            rec.put(key, strip(engine_run(cache, p, "high", "exact", cap_gib=cap)))
+
+
 def first_video(out: Path) -> None:
     """Process start → finished mp4 through jobs.run_request (warm compile cache)."""
     os.environ.update(SVDAPP_MODEL=str(MODEL_DIR), SVDAPP_OUTPUTS="/tmp/svd-outputs", HF_HUB_OFFLINE="1")
@@ -367,7 +380,8 @@ def first_video(out: Path) -> None:
     print("first_video:", json.dumps(data, default=str), flush=True)
 
 
-SECTIONS = ("model", "levers", "vanilla", "exact", "compiled", "first-video", "plans", "caps", "ladder", "sizes")
+SECTIONS = ("model", "levers", "vanilla", "exact", "compiled", "first-video", "plans", "caps", "ladder", "sizes",
+            "matrix")
 
 
 def main() -> None:
@@ -422,6 +436,8 @@ def main() -> None:
         caps(rec, cache, args.plan_steps, auto_only="caps" not in todo)
     if "ladder" in todo:
         ladder(rec, cache, args.ladder_steps)
+    if "matrix" in todo:
+        oom_matrix(rec, cache, args.plan_steps)
     if "plans" in todo:
         plans(rec, cache, args.plan_steps)
     rec.put("bench_wall_s", round(time.perf_counter() - PROCESS_START, 1))

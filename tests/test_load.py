@@ -1,5 +1,5 @@
 """Load, soak and public-link checks (issue 7): 20 concurrent /generate calls, 50 runs in one
-process, and the token never reaching the page. Cancel mid-run and ``--share`` without ``--auth``
+process, the token never reaching the page, the upload limit and only outputs/ served. Cancel mid-run and ``--share`` without ``--auth``
 are covered in test_browser.py and test_ui_api.py and not repeated here."""
 
 from __future__ import annotations
@@ -137,3 +137,34 @@ def test_token_never_served(app_env, tmp_path):
     for body in bodies:
         assert TOKEN not in body
         assert TOKEN[3:20] not in body
+
+
+def test_upload_limit_and_only_outputs_are_served(app_env, tmp_path, product_photo):
+    """What a public link exposes: uploads above --max-upload-mb are refused; files are served
+    from outputs/ only, never the .env, the working folder or the model."""
+    import httpx
+    result = tmp_path / "outputs" / "20261128-000000-product-1" / "video.mp4"
+    result.parent.mkdir(parents=True)
+    result.write_bytes(b"not really a video, but ours to serve")
+    (tmp_path / ".env").write_text(f"HF_TOKEN={TOKEN}\n")
+    secret = tmp_path / "notes.txt"
+    secret.write_text("private notes")
+    big = tmp_path / "huge.jpg"
+    big.write_bytes(product_photo.read_bytes() + bytes(2 * 1024 * 1024))  # a 2 MB "photo"
+    with running_app(app_env, tmp_path, "--max-upload-mb", "1") as url, httpx.Client(base_url=url, timeout=30) as http:
+        def upload(path: Path) -> httpx.Response:
+            with open(path, "rb") as f:
+                return http.post("gradio_api/upload", files={"files": (path.name, f, "image/jpeg")})
+
+        too_big = upload(big)
+        assert too_big.status_code == 413, too_big.text
+        small = upload(product_photo)
+        assert small.status_code == 200 and small.json(), small.text
+
+        served = http.get(f"gradio_api/file={result}")
+        assert served.status_code == 200 and served.content == result.read_bytes()
+        for private in (tmp_path / ".env", secret, Path(app_env["SVDAPP_MODEL"]) / "model_index.json",
+                        result.parent / ".." / ".." / "notes.txt", Path("/etc/passwd")):
+            got = http.get(f"gradio_api/file={private}")
+            assert got.status_code in (403, 404), f"{private} was served: {got.status_code}"
+            assert TOKEN not in got.text and "private notes" not in got.text
