@@ -20,8 +20,11 @@ import pytest
 
 from .conftest import TINY_ARGS, TINY_OVERRIDES, TOKEN_VARS
 
-from svdapp.batch import (MANIFEST, MANIFEST_CSV, BatchOptions, WorkerPlan, build_task, is_complete, load_catalog,
-                          plan_workers, read_manifest, run_batch)
+from svdapp.batch import BatchOptions, read_manifest, run_batch
+from svdapp.batch.catalog import load_catalog
+from svdapp.batch.manifest import MANIFEST, MANIFEST_CSV, is_complete
+from svdapp.batch.tasks import build_task
+from svdapp.batch.workers import WorkerPlan, plan_workers
 from svdapp.errors import InputError
 from svdapp.video import probe, read_frames
 
