@@ -304,6 +304,25 @@ def eager_engine_vs_vanilla(rec: Recorder, cache: PipelineCache) -> None:
     rec.put("engine_exact_25f_1024x576", {**strip(r), "vs_vanilla": deviation(r["frames"], ref) if "frames" in r else None})
 
 
+def turbo_runs(rec: Recorder, cache: PipelineCache) -> None:
+    """Turbo (DeepCache) at several intervals against vanilla's frames: speed-up and PSNR."""
+    from svdapp.engine import turbo
+    p = params(25, 1024, 576, memory="high")
+    ref = np.load("/tmp/vanilla_25f_1024x576.npy")
+    van = rec.data["results"]["vanilla_25f_1024x576"]
+    default = turbo.INTERVAL
+    for interval in (3, 2, 5):
+        key = f"engine_turbo_i{interval}_25f_1024x576"
+        if rec.left() < 60:
+            rec.put(key, {"skipped": "budget"})
+            continue
+        turbo.INTERVAL = interval
+        r = engine_run(cache, p, "high", "turbo")
+        rec.put(key, {**strip(r), "interval": interval, "vs_vanilla": deviation(r["frames"], ref) if "frames" in r else None,
+                      "speedup_video": round(van["video_s"] / r["video_s"], 3) if "video_s" in r else None})
+    turbo.INTERVAL = default
+
+
 def plans(rec: Recorder, cache: PipelineCache, steps: int) -> None:
     """Each plan's peak memory and time per step (default exact mode, uncompiled)."""
     order = [(25, "high"), (25, "normal"), (25, "low"), (15, "high"), (15, "low"), (50, "high"), (50, "low"),
@@ -380,8 +399,8 @@ def first_video(out: Path) -> None:
     print("first_video:", json.dumps(data, default=str), flush=True)
 
 
-SECTIONS = ("model", "levers", "vanilla", "exact", "compiled", "first-video", "plans", "caps", "ladder", "sizes",
-            "matrix")
+SECTIONS = ("model", "levers", "vanilla", "exact", "compiled", "turbo", "first-video", "plans", "caps", "ladder",
+            "sizes", "matrix")
 
 
 def main() -> None:
@@ -418,6 +437,8 @@ def main() -> None:
         eager_engine_vs_vanilla(rec, cache)
     if "compiled" in todo:
         compare(rec, None, cache, main_size, "engine")
+    if "turbo" in todo:
+        turbo_runs(rec, cache)
     if "first-video" in todo and rec.left() > 120:
         cache.clear()
         t0 = time.perf_counter()

@@ -167,7 +167,8 @@ def _make_svd(request: GenerationRequest, settings: Settings, params: presets.Ge
     if not finish.is_identity:
         timings["finish"] = round(time.perf_counter() - t0, 3)
     meta = {"model": settings.model, "revision": settings.revision or "main", "model_folder": str(folder),
-            "memory_plan": out.plan, "decode_chunk_used": out.decode_chunk,
+            "memory_plan": out.plan, "decode_chunk_used": out.decode_chunk, "speed_mode": out.speed,
+            **({"turbo_reuse": out.reuse} if out.reuse else {}),
             "model_loaded_this_run": out.load_seconds > 0, "model_load_s": round(out.load_seconds, 3),
             "engine_frames": int(out.frames.shape[0]),
             "engine_fps": params.fps}

@@ -17,6 +17,8 @@ def test_speed_mode_defaults_to_exact_and_rejects_unknown(monkeypatch):
     monkeypatch.setenv(accel.SPEED_ENV, "Compiled")
     assert accel.speed() == "compiled"
     monkeypatch.setenv(accel.SPEED_ENV, "turbo")
+    assert accel.speed() == "turbo"
+    monkeypatch.setenv(accel.SPEED_ENV, "warp")
     with pytest.raises(InputError, match="SVDAPP_SPEED"):
         accel.speed()
 

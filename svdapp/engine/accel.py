@@ -1,5 +1,5 @@
-"""Speed modes for SVD on a CUDA GPU. Both keep diffusers' maths ("exact"); ``SVDAPP_SPEED``
-picks one (read at each generation):
+"""Speed modes for SVD; ``SVDAPP_SPEED`` picks one (read at each generation). The first two
+keep diffusers' maths:
 
 - ``exact`` (default): plain PyTorch kernels; frames bit-identical to plain diffusers.
 - ``compiled``: the UNet's repeated blocks and the VAE decoder's blocks go through
@@ -10,6 +10,11 @@ picks one (read at each generation):
   per step, 2.4x faster decode, but about 3.5 minutes of compiling for each new video size
   and about a minute of re-tracing per process even with a warm cache, so it pays off only
   for a server that makes many videos of one size.
+- ``turbo`` (approximate, opt-in): plain kernels, and the UNet's deep features are reused
+  across denoising steps (``turbo.py``, DeepCache): two steps in three run only the UNet's
+  full-resolution ends. Frames differ from exact mode; docs/benchmarks.md says by how much.
+  Works on every memory plan (it keeps one feature map of the latent size x 640 channels
+  per guidance half, about 0.6 GiB at 25 frames 1024x576).
 
 Only the high and normal memory plans compile: the small plans' activation savings
 (guidance split, chunked feed-forward, layer-by-layer offload) would each need their own
@@ -24,9 +29,10 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from . import turbo
 
 SPEED_ENV = "SVDAPP_SPEED"
-SPEEDS = ("exact", "compiled")
+SPEEDS = ("exact", "compiled", "turbo")
 # Blocks that repeat through the UNet and the VAE decoder and hold nearly all their work.
 UNET_BLOCKS = ("SpatioTemporalResBlock", "TransformerSpatioTemporalModel")
 VAE_BLOCKS = ("MidBlockTemporalDecoder", "UpBlockTemporalDecoder")
@@ -82,12 +88,17 @@ def is_compiled(module: torch.nn.Module) -> bool:
 
 
 def apply(pipe, plan, mode: str | None = None, backend: str = "inductor") -> bool:
-    """Compile (or un-compile) ``pipe``'s blocks for a MemoryPlan; returns whether compiled.
+    """Compile (or un-compile) ``pipe``'s blocks for a MemoryPlan and switch deep-feature reuse
+    on for turbo (off otherwise); returns whether compiled.
 
     Idempotent: arranging the same pipeline for another plan keeps compiled code already made.
     ``backend`` other than inductor is for tests on the CPU (dynamo tracing without codegen).
     """
     mode = mode or speed()
+    if mode == "turbo":
+        turbo.enable(pipe.unet)
+    else:
+        turbo.disable(pipe.unet)
     small = plan.offload == "sequential" or plan.split_guidance or plan.chunk_feed_forward
     want = mode == "compiled" and not small and (backend != "inductor" or can_compile(plan.device))
     if plan.device == "cuda":

@@ -19,6 +19,7 @@ from PIL import Image
 
 from ..errors import Cancelled, OutOfMemory
 from ..presets import GenerationParams
+from . import turbo
 from .cache import PipelineCache
 from .memory import MemoryPlan, free_memory, is_oom, next_frames, next_plan
 
@@ -37,6 +38,8 @@ class RunOutput:
     fallbacks: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     load_seconds: float = 0.0
+    speed: str = "exact"  # the accel speed mode the pipeline ran in
+    reuse: dict[str, int] | None = None  # turbo: UNet calls run in full and on kept deep features
 
 
 def run(cache: PipelineCache, folder: str, image: Image.Image, params: GenerationParams, plan: MemoryPlan,
@@ -105,13 +108,20 @@ def run(cache: PipelineCache, folder: str, image: Image.Image, params: Generatio
             chunk //= 2
     del latents
     free_memory()
+    deep = turbo.of(entry.pipe.unet)
+    reuse = None if deep is None else {"interval": deep.interval, "unet_calls_full": deep.full_calls,
+                                       "unet_calls_reused": deep.reused_calls}
     return RunOutput(frames, plan.name, chunk, fallbacks, timings,
-                     entry.load_seconds if cache.loads > loads_before else 0.0)
+                     entry.load_seconds if cache.loads > loads_before else 0.0, entry.speed or "exact", reuse)
 
 
 def _denoise(pipe, image: Image.Image, p: GenerationParams, seed: int, report: Progress,
              cancel: threading.Event | None) -> torch.Tensor:
+    deep = turbo.of(pipe.unet)
+
     def on_step_end(_pipe, step: int, _t, kwargs):
+        if deep is not None:
+            deep.step_done()
         report("denoise", step + 1, p.steps)
         if cancel is not None and cancel.is_set():
             raise _Cancel()
@@ -120,13 +130,19 @@ def _denoise(pipe, image: Image.Image, p: GenerationParams, seed: int, report: P
     report("denoise", 0, p.steps)
     if cancel is not None and cancel.is_set():
         raise _Cancel()
+    if deep is not None:
+        deep.start(p.steps)
     # A CPU generator gives the same noise on any device: a seed means the same video everywhere.
     generator = torch.Generator("cpu").manual_seed(seed)
-    with torch.inference_mode():
-        out = pipe(image, height=p.height, width=p.width, num_frames=p.frames, num_inference_steps=p.steps,
-                   min_guidance_scale=p.min_guidance, max_guidance_scale=p.max_guidance, fps=p.cond_fps,
-                   motion_bucket_id=p.motion, noise_aug_strength=p.noise_aug, generator=generator,
-                   output_type="latent", callback_on_step_end=on_step_end)
+    try:
+        with torch.inference_mode():
+            out = pipe(image, height=p.height, width=p.width, num_frames=p.frames, num_inference_steps=p.steps,
+                       min_guidance_scale=p.min_guidance, max_guidance_scale=p.max_guidance, fps=p.cond_fps,
+                       motion_bucket_id=p.motion, noise_aug_strength=p.noise_aug, generator=generator,
+                       output_type="latent", callback_on_step_end=on_step_end)
+    finally:
+        if deep is not None:
+            deep.release()  # the kept features are not needed for decoding
     return out.frames
 
 
