@@ -25,7 +25,8 @@ def fake_engine(monkeypatch):
         calls.append(params)
         arr = np.asarray(image, dtype=np.uint8)
         return types.SimpleNamespace(frames=np.stack([arr] * params.frames), plan="cpu", load_seconds=0.0,
-                                     decode_chunk=params.decode_chunk, fallbacks=[], timings={"denoise": 0.0})
+                                     decode_chunk=params.decode_chunk, fallbacks=[], timings={"denoise": 0.0},
+                                     speed="exact", reuse=None)
 
     engine = types.ModuleType("svdapp.engine")
     engine.generate, engine.calls = generate, calls

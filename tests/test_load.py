@@ -1,6 +1,7 @@
 """Load, soak and public-link checks (issue 7): 20 concurrent /generate calls, 50 runs in one
-process, the token never reaching the page, the upload limit and only outputs/ served. Cancel mid-run and ``--share`` without ``--auth``
-are covered in test_browser.py and test_ui_api.py and not repeated here."""
+process, the token never reaching the page, the upload limit, and only outputs/ served.
+Cancel mid-run and ``--share`` without ``--auth`` are covered in test_browser.py and
+test_ui_api.py and not repeated here."""
 
 from __future__ import annotations
 

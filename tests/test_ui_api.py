@@ -73,7 +73,11 @@ def test_share_without_auth_refuses_to_start(app_env, tmp_path):
 
 
 def test_ui_module_does_not_import_torch(app_env, tmp_path):
-    code = "import sys, svdapp.ui; svdapp.ui.build_app(); print(sorted({'torch', 'diffusers'} & set(sys.modules)))"
+    # Every module of the package, not only what __init__ happens to import, then a whole app.
+    code = ("import importlib, pkgutil, sys, svdapp.ui\n"
+            "for m in pkgutil.iter_modules(svdapp.ui.__path__, 'svdapp.ui.'): importlib.import_module(m.name)\n"
+            "svdapp.ui.build_app()\n"
+            "print(sorted({'torch', 'diffusers'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], env=app_env, cwd=tmp_path, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
@@ -87,7 +91,7 @@ def _args(**kw) -> argparse.Namespace:
 
 def test_auth_and_exposure_rules(tmp_path):
     from svdapp.errors import InputError
-    from svdapp.ui import check_exposure, is_exposed, parse_auth
+    from svdapp.ui.server import check_exposure, is_exposed, parse_auth
 
     logins = tmp_path / "logins.txt"
     logins.write_text("# team\nbob:pa:ss\n\n", encoding="utf-8")
@@ -108,7 +112,8 @@ def test_auth_and_exposure_rules(tmp_path):
 
 
 def test_form_values_map_to_request_fields():
-    from svdapp.ui import make_request, overrides_from, preset_fields, turn, ui_hint
+    from svdapp.ui.forms import make_request, overrides_from, preset_fields, turn
+    from svdapp.ui.views import ui_hint
 
     assert preset_fields("lowmem-portrait")["height"] == 1024
     assert turn(1024, 576, "portrait") == (576, 1024) and turn(576, 1024, "landscape") == (1024, 576)
@@ -133,7 +138,7 @@ def _fake_result(folder: Path, seed: int, created: str) -> None:
 
 
 def test_history_of_a_shared_app_shows_only_the_sessions_own_results(app_env, tmp_path):
-    from svdapp.ui import gallery_value, history_items
+    from svdapp.ui.history import gallery_value, history_items
 
     mine, theirs = tmp_path / "outputs" / "a-mine-1", tmp_path / "outputs" / "b-theirs-2"
     _fake_result(mine, 1, "2026-01-01T00:00:00")

@@ -1,0 +1,66 @@
+"""The named endpoints for gradio_client: /generate (photo → video and metadata) and /check
+(the D1 checks as data), on hidden components that are not part of the page."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import presets
+from ..errors import SvdAppError
+from .environment import check_report
+from .forms import make_request
+from .generation import CancelBoard, result_metadata, run_generation
+from .views import error_text
+
+
+def add_endpoints(board: CancelBoard) -> None:
+    """/generate and /check for gradio_client, on hidden components (not part of the page)."""
+    with gr.Column(visible=False):
+        image = gr.Image(type="filepath", label="image")
+        preset = gr.Textbox(value=presets.DEFAULT_PRESET, label="preset")
+        numbers = {name: gr.Number(value=None, label=name, precision=None if name == "noise_aug" else 0) for name in
+                   ("frames", "steps", "fps", "cond_fps", "motion", "noise_aug", "width", "height",
+                    "decode_chunk", "seed")}
+        memory = gr.Textbox(value=None, label="memory")
+        fit = gr.Textbox(value=None, label="fit")
+        portrait = gr.Checkbox(value=False, label="portrait")
+        texts = {name: gr.Textbox(value=None, label=name) for name in
+                 ("engine", "camera", "loop", "framing", "formats")}
+        seconds = gr.Number(value=None, label="seconds")
+        interpolate = gr.Number(value=None, label="interpolate", precision=0)
+        video_out = gr.File(label="video")
+        meta_out = gr.JSON(label="metadata")
+        check_out = gr.JSON(label="checks")
+        run = gr.Button()
+        check = gr.Button()
+
+    def api_generate(image: str, preset: str = presets.DEFAULT_PRESET, frames: int | None = None,
+                     steps: int | None = None, fps: int | None = None, cond_fps: int | None = None,
+                     motion: int | None = None, noise_aug: float | None = None, width: int | None = None,
+                     height: int | None = None, decode_chunk: int | None = None, seed: int | None = None,
+                     memory: str | None = None, fit: str | None = None, portrait: bool = False,
+                     engine: str | None = None, camera: str | None = None, loop: str | None = None,
+                     framing: str | None = None, formats: str | None = None, seconds: float | None = None,
+                     interpolate: int | None = None, request: gr.Request = None, progress=gr.Progress()):
+        """Photo → (video.mp4, metadata). Every setting but the photo is optional: None keeps the preset's
+        (engine: auto; formats: a comma list of webm, gif, poster beside the MP4)."""
+        values = dict(frames=frames, steps=steps, fps=fps, cond_fps=cond_fps, motion=motion, noise_aug=noise_aug,
+                      width=width, height=height, decode_chunk=decode_chunk, seed=seed, memory=memory, fit=fit)
+        extras = dict(engine=engine, motion_style=camera, loop=loop, framing=framing, formats=formats,
+                      seconds=seconds, interpolate=interpolate)
+        try:
+            req = make_request(image, preset, values, extras)
+            if portrait:
+                from dataclasses import replace
+                req = replace(req, portrait=True)
+            result = run_generation(req, progress, board.arm(request.session_hash))
+        except SvdAppError as exc:
+            raise gr.Error(error_text(exc), title="Could not make the video") from None
+        finally:
+            board.disarm(request.session_hash)
+        return str(result.video), result_metadata(result)
+
+    run.click(api_generate, [image, preset, *numbers.values(), memory, fit, portrait, *texts.values(), seconds,
+                             interpolate], [video_out, meta_out],
+              api_name="generate", concurrency_id="gpu", concurrency_limit=1)
+    check.click(lambda: check_report(), None, check_out, api_name="check", concurrency_limit=None)

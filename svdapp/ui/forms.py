@@ -1,0 +1,84 @@
+"""Form and API values → one GenerationRequest: what a preset fills in, width/height for an
+orientation, and the mapping of each control onto a GenerationParams or GenerationRequest field.
+
+Plain functions without Gradio, so the web form and the /generate endpoint share them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import presets
+from ..errors import InputError
+
+CUSTOM = "custom"
+# Form fields that map one-to-one onto GenerationParams (fit lives in D2, seed has a checkbox).
+FIELDS = ("frames", "steps", "fps", "cond_fps", "motion", "noise_aug", "width", "height", "decode_chunk", "memory")
+
+
+def preset_fields(name: str) -> dict[str, Any]:
+    """The form values a preset stands for."""
+    params = presets.PRESETS[name].params.to_dict()
+    return {k: params[k] for k in FIELDS}
+
+
+def orientation_of(width: int, height: int) -> str:
+    return "portrait" if height > width else "landscape"
+
+
+def turn(width: int, height: int, orientation: str) -> tuple[int, int]:
+    """Width and height with the long side where the orientation wants it."""
+    long, short = max(width, height), min(width, height)
+    return (short, long) if orientation == "portrait" else (long, short)
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        raise InputError(f"Expected a whole number, got {value}.", "Type a whole number (no decimals).")
+    return int(value)
+
+
+def overrides_from(values: dict[str, Any]) -> dict[str, Any]:
+    """Form/API values (None or "" = the preset's) → GenerationParams overrides."""
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is None or value == "":
+            continue
+        if name == "noise_aug":
+            out[name] = float(value)
+        elif name in ("memory", "fit"):
+            out[name] = str(value)
+        else:
+            out[name] = _int(value)
+    return out
+
+
+def make_request(image: Any, preset: str, values: dict[str, Any], extras: dict[str, Any] | None = None):
+    """Photo + preset + form values (+ engine and finishing choices) → one GenerationRequest."""
+    from ..request import GenerationRequest
+    if not image:
+        raise InputError("No product photo yet.", "Drop a photo into D2 (or paste one) first.")
+    name = (preset or presets.DEFAULT_PRESET).strip().lower()
+    base = presets.DEFAULT_PRESET if name == CUSTOM else name
+    return GenerationRequest(image=image, preset=base, overrides=overrides_from(values),
+                             **request_extras(extras or {}))
+
+
+def request_extras(extras: dict[str, Any]) -> dict[str, Any]:
+    """Engine and finishing choices (None/"" = the request's default) → GenerationRequest fields."""
+    out: dict[str, Any] = {}
+    for name in ("engine", "motion_style", "loop", "framing"):
+        if extras.get(name):
+            out[name] = str(extras[name])
+    if extras.get("seconds") not in (None, "", 0):
+        out["seconds"] = float(extras["seconds"])
+    if extras.get("interpolate") not in (None, ""):
+        out["interpolate"] = _int(extras["interpolate"])
+    formats = extras.get("formats")
+    if formats:
+        if isinstance(formats, str):
+            formats = [f.strip() for f in formats.split(",")]
+        out["formats"] = tuple(dict.fromkeys(["mp4", *[f for f in formats if f]]))
+    return out

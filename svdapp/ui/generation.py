@@ -1,0 +1,100 @@
+"""One run from the browser: a cancel Event per session (CancelBoard), progress as stage words
+with an ETA (ProgressReporter), and ``run_request`` with every failure turned into a gr.Error."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from ..errors import Cancelled, SvdAppError
+from ..settings import load_settings
+from .views import error_text
+
+STAGE_LABELS = {"load": "Loading model", "denoise": "Denoising", "decode": "Decoding frames", "encode": "Encoding video"}
+
+
+@dataclass
+class CancelBoard:
+    """One cancel Event per browser session; a session can only cancel its own run."""
+
+    events: dict[str, threading.Event]
+    lock: threading.Lock
+
+    @classmethod
+    def new(cls) -> "CancelBoard":
+        return cls({}, threading.Lock())
+
+    def arm(self, session: str) -> threading.Event:
+        with self.lock:
+            event = self.events[session] = threading.Event()
+            return event
+
+    def get(self, session: str) -> threading.Event:
+        with self.lock:
+            return self.events.get(session) or threading.Event()
+
+    def cancel(self, session: str) -> bool:
+        with self.lock:
+            event = self.events.get(session)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+    def disarm(self, session: str) -> None:
+        with self.lock:
+            self.events.pop(session, None)
+
+
+class ProgressReporter:
+    """run_request's progress(stage, done, total) → gr.Progress with stage words and an ETA."""
+
+    def __init__(self, progress: gr.Progress | None) -> None:
+        self.progress = progress
+        self.denoise_start: float | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.progress is None:
+            return
+        label = STAGE_LABELS.get(stage, stage)
+        if stage == "denoise":
+            label = f"{label} step {done}/{total}{self._eta(done, total)}"
+        elif total > 1:
+            label = f"{label} {done}/{total}"
+        self.progress(done / total if total else None, desc=label)
+
+    def _eta(self, done: int, total: int) -> str:
+        now = time.perf_counter()
+        if done == 0 or self.denoise_start is None:
+            self.denoise_start = now
+            return ""
+        left = (now - self.denoise_start) / done * (total - done)
+        return f" · about {left:.0f} s left" if left >= 1 else ""
+
+
+def run_generation(request, progress: gr.Progress | None, cancel: threading.Event):
+    """run_request with every failure turned into a readable gr.Error."""
+    from ..jobs import describe_error, run_request
+    if cancel.is_set():  # cancelled while waiting in the queue: skip loading the model at all
+        raise Cancelled()
+    if progress is not None:
+        progress(0, desc="Preparing the photo")
+    try:
+        result = run_request(request, load_settings(), progress=ProgressReporter(progress), cancel=cancel)
+    except Cancelled:
+        raise
+    except Exception as exc:
+        err = describe_error(exc)
+        if not isinstance(exc, SvdAppError):
+            import traceback
+            traceback.print_exc()  # for the person running the server; the browser gets the one-line form
+        raise gr.Error(error_text(err), title="Could not make the video") from None
+    return result
+
+
+def result_metadata(result) -> dict[str, Any]:
+    return {**result.meta, "folder": str(result.video.parent)}
