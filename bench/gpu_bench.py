@@ -348,28 +348,16 @@ def caps(rec: Recorder, cache: PipelineCache, steps: int, auto_only: bool = Fals
         rec.put(key, strip(engine_run(cache, p, plan, "exact", cap_gib=cap)))
 
 
-def ladder(rec: Recorder, cache: PipelineCache, steps: int) -> None:
-    """Forced high plan under a cap: the OOM ladder must step down and finish."""
-    for cap, frames in ((10, 25), (12, 50)):
-        key = f"ladder_cap{cap}_high_{frames}f"
-        if rec.left() < 90:
+def forced_high(rec: Recorder, cache: PipelineCache, steps: int, runs, prefix: str, keep_s: float) -> None:
+    """The high plan forced under memory caps: real OOMs, which the ladder must turn into
+    recorded fallbacks and a finished run (auto picks a plan that fits and never hits OOM)."""
+    for cap, frames in runs:
+        key = f"{prefix}_cap{cap}_high_{frames}f" + ("_1024x576" if prefix == "oom" else "")
+        if rec.left() < keep_s:
             rec.put(key, {"skipped": "budget"})
             continue
         p = params(frames, 1024, 576, steps=steps, memory="high")
         rec.put(key, strip(engine_run(cache, p, "high", "exact", cap_gib=cap)))
-
-
-def oom_matrix(rec: Recorder, cache: PipelineCache, steps: int) -> None:
-    """Issue 7: the high plan forced under 8/12/16 GiB at 15/25/50 frames — real OOMs, each
-    run must finish through the ladder with its fallbacks recorded (auto never hits OOM)."""
-    for cap in (8, 12, 16):
-        for frames in (15, 25, 50):
-            key = f"oom_cap{cap}_high_{frames}f_1024x576"
-            if rec.left() < 40:
-                rec.put(key, {"skipped": "budget"})
-                continue
-            p = params(frames, 1024, 576, steps=steps, memory="high")
-            rec.put(key, strip(engine_run(cache, p, "high", "exact", cap_gib=cap)))
 
 
 def first_video(out: Path) -> None:
@@ -456,9 +444,10 @@ def main() -> None:
     if todo & {"caps", "caps_auto"}:
         caps(rec, cache, args.plan_steps, auto_only="caps" not in todo)
     if "ladder" in todo:
-        ladder(rec, cache, args.ladder_steps)
-    if "matrix" in todo:
-        oom_matrix(rec, cache, args.plan_steps)
+        forced_high(rec, cache, args.ladder_steps, ((10, 25), (12, 50)), "ladder", keep_s=90)
+    if "matrix" in todo:  # issue 7: 8/12/16 GiB x 15/25/50 frames
+        forced_high(rec, cache, args.plan_steps, [(c, f) for c in (8, 12, 16) for f in (15, 25, 50)], "oom",
+                    keep_s=40)
     if "plans" in todo:
         plans(rec, cache, args.plan_steps)
     rec.put("bench_wall_s", round(time.perf_counter() - PROCESS_START, 1))

@@ -4,8 +4,6 @@ import json
 from dataclasses import replace
 
 import numpy as np
-import pytest
-from PIL import Image
 
 from svdapp.engine import accel, memory, turbo
 from svdapp.engine.cache import PipelineCache
@@ -13,15 +11,9 @@ from svdapp.engine.runner import run
 from svdapp.presets import resolve
 
 from .conftest import TINY_ARGS, run_cli
+from .test_engine import photo  # noqa: F401  (the same 128x64 fixture)
 
 PARAMS = resolve(None, {"width": 128, "height": 64, "frames": 4, "steps": 7, "memory": "cpu", "decode_chunk": 4})
-
-
-@pytest.fixture
-def photo():
-    img = Image.new("RGB", (128, 64), (230, 230, 230))
-    img.paste((30, 90, 200), (44, 8, 84, 56))
-    return img
 
 
 def generate(cache, folder, photo, monkeypatch, speed, plan=None, seed=5, params=PARAMS):
