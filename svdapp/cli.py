@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import SvdAppError
-from .presets import FIT_MODES, MEMORY_PLANS, PRESETS
+from .presets import FIT_MODES, MEMORY_PLANS, PRESETS, SPEED_MODES
 
 STAGES = {"load": "Loading model", "denoise": "Denoising", "decode": "Decoding", "encode": "Encoding",
           "render": "Preparing camera motion", "interpolate": "Interpolating frames", "webm": "Writing WebM",
@@ -25,7 +25,7 @@ STAGES = {"load": "Loading model", "denoise": "Denoising", "decode": "Decoding",
 CAMERAS = ("push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "parallax")
 LOOPS = ("none", "boomerang", "crossfade")
 FRAMINGS = ("none", "16:9", "9:16", "1:1", "4:5")
-SVD_ONLY = ("steps", "motion", "noise_aug", "cond_fps", "decode_chunk", "memory")
+SVD_ONLY = ("steps", "motion", "noise_aug", "cond_fps", "decode_chunk", "memory", "speed")
 
 
 def _add_make_args(p: argparse.ArgumentParser) -> None:
@@ -47,12 +47,16 @@ def _add_make_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cond-fps", type=int, dest="cond_fps", help="fps the model is conditioned on (default 6)")
     p.add_argument("--decode-chunk", type=int, dest="decode_chunk", help="frames decoded at once (default 8)")
     p.add_argument("--memory", choices=MEMORY_PLANS, help="memory plan (default auto: picked from free VRAM)")
+    p.add_argument("--speed", choices=SPEED_MODES,
+                   help="exact: same frames as plain diffusers (default, or $SVDAPP_SPEED); compiled: torch.compile, "
+                        "faster once a first compile of minutes per video size is done; turbo: reuses the UNet's "
+                        "deep features across steps, approximate")
     g = p.add_argument_group("engine and finishing")
     g.add_argument("--engine", choices=("auto", "svd", "classic"), default="auto",
                    help="svd: Stable Video Diffusion (NVIDIA GPU); classic: camera motion over the photo, no AI, "
                         "seconds on any CPU; auto (default): svd when a CUDA GPU and the model are there, or when "
                         "an SVD-only flag is given (--steps, --motion, --noise-aug, --cond-fps, --decode-chunk, "
-                        "--memory), else classic")
+                        "--memory, --speed), else classic")
     g.add_argument("--camera", choices=CAMERAS, default="push-in",
                    help="classic engine's camera move (default push-in); parallax separates the product from its "
                         "background (alpha channel, else GrabCut) and drifts it against it")
@@ -105,7 +109,7 @@ def cmd_make(args: argparse.Namespace) -> int:
     from .request import GenerationRequest
 
     overrides = {k: getattr(args, k) for k in ("frames", "fps", "width", "height", "steps", "seed", "motion",
-                                               "noise_aug", "cond_fps", "decode_chunk", "memory", "fit")}
+                                               "noise_aug", "cond_fps", "decode_chunk", "memory", "fit", "speed")}
     engine = args.engine
     if engine == "auto" and any(overrides[k] is not None for k in SVD_ONLY):
         engine = "svd"  # a flag only SVD reads says which engine is meant: don't drop it silently

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from .errors import InputError
 
 MEMORY_PLANS = ("auto", "high", "normal", "low", "minimal", "cpu")
+SPEED_MODES = ("exact", "compiled", "turbo")  # engine/accel.py says what each does
 FIT_MODES = ("contain", "cover")
 MAX_FRAMES = 100
 MAX_SIDE = 2048
@@ -31,6 +32,7 @@ class GenerationParams:
     memory: str = "auto"
     fit: str = "contain"
     seed: int | None = None
+    speed: str | None = None  # SVD speed mode; None: $SVDAPP_SPEED, else exact
 
     @property
     def portrait(self) -> bool:
@@ -119,6 +121,9 @@ def validate(p: GenerationParams) -> None:
     need(is_int(p.decode_chunk) and 1 <= p.decode_chunk <= MAX_FRAMES,
          f"Decode chunk must be 1–{MAX_FRAMES}, got {p.decode_chunk}.", "Use --decode-chunk 8, or 2 on small cards.")
     need(p.memory in MEMORY_PLANS, f"Unknown memory plan '{p.memory}'.", f"Use one of: {', '.join(MEMORY_PLANS)}.")
+    need(p.speed is None or p.speed in SPEED_MODES, f"Unknown speed mode '{p.speed}'.",
+         "Use exact (default, same frames as diffusers), compiled (faster after a first compile of minutes) "
+         "or turbo (approximate).")
     need(p.fit in FIT_MODES, f"Unknown fit '{p.fit}'.", "Use contain (pad) or cover (crop).")
     need(p.seed is None or (is_int(p.seed) and 0 <= p.seed < 2**32),
          f"Seed must be 0–{2**32 - 1}, got {p.seed}.", "Leave it out for a random seed.")

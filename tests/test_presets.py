@@ -30,7 +30,7 @@ def test_portrait_turns_the_frame_upright(size, portrait_size):
                                             ({"fps": 0}, "fps"), ({"steps": 0}, "Steps"),
                                             ({"width": 100}, "multiple of 64"), ({"height": 0}, "multiple of 64"),
                                             ({"memory": "huge"}, "memory plan"), ({"motion": 300}, "Motion"),
-                                            ({"noise_aug": 2.0}, "Noise")])
+                                            ({"noise_aug": 2.0}, "Noise"), ({"speed": "warp"}, "speed mode")])
 def test_bad_settings_name_the_value_and_the_fix(overrides, word):
     with pytest.raises(InputError) as err:
         resolve(None, overrides)

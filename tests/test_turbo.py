@@ -81,9 +81,16 @@ def test_leaving_turbo_restores_the_exact_unet(tiny_model, photo, monkeypatch):
 
 def test_turbo_from_the_cli_is_recorded_in_the_metadata(tiny_model, app_env, tmp_path, product_photo):
     out = tmp_path / "turbo.mp4"
-    res = run_cli(["make", "--image", str(product_photo), *TINY_ARGS, "--steps", "4", "--seed", "3",
-                   "--out", str(out)], {**app_env, "SVDAPP_SPEED": "turbo"}, tmp_path)
+    res = run_cli(["make", "--image", str(product_photo), *TINY_ARGS, "--steps", "4", "--seed", "3", "--speed",
+                   "turbo", "--out", str(out)], {**app_env, "SVDAPP_SPEED": "compiled"}, tmp_path)
     assert res.returncode == 0, res.stderr
     meta = json.loads(out.with_suffix(".json").read_text())
-    assert meta["speed_mode"] == "turbo"
+    assert meta["speed_mode"] == "turbo" and meta["settings"]["speed"] == "turbo"  # the flag beats the variable
     assert meta["turbo_reuse"] == {"interval": 3, "unet_calls_full": 2, "unet_calls_reused": 2}
+
+
+def test_the_environment_sets_the_default_speed(tiny_model, photo, monkeypatch):
+    monkeypatch.setenv(accel.SPEED_ENV, "turbo")
+    out = run(PipelineCache(), str(tiny_model), photo, PARAMS, memory.PLANS["cpu"], seed=5)
+    assert out.speed == "turbo" and out.reuse["unet_calls_reused"] == 4
+    assert accel.speed("exact") == "exact"  # an explicit choice wins over $SVDAPP_SPEED

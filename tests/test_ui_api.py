@@ -37,8 +37,8 @@ def test_check_and_generate_through_gradio_client(app_env, tmp_path, product_pho
         assert isinstance(report["ready"], bool)
 
         first_video, first = client.predict(handle_file(product_photo), "fast", **TINY_OVERRIDES, api_name="/generate")
-        second_video, second = client.predict(handle_file(product_photo), "fast", seed=7, **TINY_OVERRIDES,
-                                              api_name="/generate")
+        second_video, second = client.predict(handle_file(product_photo), "fast", seed=7, speed="turbo",
+                                              **TINY_OVERRIDES, api_name="/generate")
 
         info = probe(first_video)
         assert (info.codec, info.pix_fmt, info.frames, info.width, info.height) == ("h264", "yuv420p", 4, 128, 64)
@@ -47,6 +47,7 @@ def test_check_and_generate_through_gradio_client(app_env, tmp_path, product_pho
         assert first["model_loaded_this_run"] is True
         assert second["model_loaded_this_run"] is False
         assert second["seed"] == 7
+        assert (first["speed_mode"], second["speed_mode"]) == ("exact", "turbo")
         saved = sorted(p.parent.name for p in (tmp_path / "outputs").glob("*/video.mp4"))
         assert len(saved) == 2 and saved[1].endswith("-7")  # the classic run below makes a third
 
@@ -117,8 +118,10 @@ def test_form_values_map_to_request_fields():
 
     assert preset_fields("lowmem-portrait")["height"] == 1024
     assert turn(1024, 576, "portrait") == (576, 1024) and turn(576, 1024, "landscape") == (1024, 576)
-    assert overrides_from({"frames": 4.0, "noise_aug": 0.1, "memory": "cpu", "seed": None, "fit": ""}) == \
+    assert overrides_from({"frames": 4.0, "noise_aug": 0.1, "memory": "cpu", "seed": None, "fit": "", "speed": ""}) == \
         {"frames": 4, "noise_aug": 0.1, "memory": "cpu"}
+    assert overrides_from({"speed": "turbo"}) == {"speed": "turbo"}
+    assert preset_fields("fast")["speed"] == ""  # the dropdown's "Default" choice
     req = make_request("photo.jpg", "custom", {"frames": 9})
     assert req.preset == "standard" and dict(req.overrides) == {"frames": 9}
     assert ui_hint("or pass --memory cpu to run anyway.") == "or pass Advanced → Memory plan = cpu to run anyway."

@@ -32,7 +32,7 @@ from .tasks import Task
 
 # What a worker process needs from the driver's environment (Ray does not forward it to a cluster).
 FORWARDED_ENV = ("SVDAPP_MODEL", "SVDAPP_REVISION", "HF_HUB_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "HF_ENDPOINT",
-                 "PYTORCH_CUDA_ALLOC_CONF", "SVDAPP_DEBUG")
+                 "PYTORCH_CUDA_ALLOC_CONF", "SVDAPP_DEBUG", "SVDAPP_SPEED")
 MAX_RESTARTS = 1  # a worker process that dies (killed for memory, a crash) is started again once
 MAX_CPUS_PER_GPU_WORKER = 4
 

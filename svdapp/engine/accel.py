@@ -29,10 +29,11 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from ..presets import SPEED_MODES
 from . import turbo
 
 SPEED_ENV = "SVDAPP_SPEED"
-SPEEDS = ("exact", "compiled", "turbo")
+SPEEDS = SPEED_MODES
 # Blocks that repeat through the UNet and the VAE decoder and hold nearly all their work.
 UNET_BLOCKS = ("SpatioTemporalResBlock", "TransformerSpatioTemporalModel")
 VAE_BLOCKS = ("MidBlockTemporalDecoder", "UpBlockTemporalDecoder")
@@ -41,8 +42,9 @@ VAE_BLOCKS = ("MidBlockTemporalDecoder", "UpBlockTemporalDecoder")
 RECOMPILE_LIMIT = 256
 
 
-def speed() -> str:
-    value = os.environ.get(SPEED_ENV, "exact").strip().lower() or "exact"
+def speed(choice: str | None = None) -> str:
+    """The mode asked for (``--speed``, the UI), else ``$SVDAPP_SPEED``, else exact."""
+    value = (choice or os.environ.get(SPEED_ENV, "")).strip().lower() or "exact"
     if value not in SPEEDS:
         raise InputError(f"Unknown {SPEED_ENV} '{value}'.", f"Use one of: {', '.join(SPEEDS)}.")
     return value

@@ -39,8 +39,9 @@ class PipelineCache:
     loads: int = 0  # how many times weights were read from disk (tests assert on it)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def get(self, folder: str | Path, plan: MemoryPlan) -> CachedPipeline:
-        """The pipeline for ``folder``, loaded if needed and arranged for ``plan``."""
+    def get(self, folder: str | Path, plan: MemoryPlan, speed: str | None = None) -> CachedPipeline:
+        """The pipeline for ``folder``, loaded if needed and arranged for ``plan`` and the
+        ``speed`` mode (None: ``$SVDAPP_SPEED``, else exact)."""
         key = (str(folder), str(plan.dtype), plan.device)
         with self.lock:
             entry = self.entries.get(key)
@@ -53,7 +54,7 @@ class PipelineCache:
                 self.clear()  # one SVD pipeline in memory at a time: they are 4+ GB each
                 entry = self._load(Path(folder), plan)
                 self.entries[key] = entry
-            speed = accel.speed()
+            speed = accel.speed(speed)
             if entry.plan != plan or entry.speed != speed:
                 entry.compiled = arrange(entry.pipe, plan, speed)
                 entry.plan, entry.speed = plan, speed

@@ -54,7 +54,7 @@ def run(cache: PipelineCache, folder: str, image: Image.Image, params: Generatio
         try:
             t0 = time.perf_counter()
             report("load", 0, 1)
-            entry = cache.get(folder, plan)
+            entry = cache.get(folder, plan, params.speed)
             timings["load"] = time.perf_counter() - t0
             report("load", 1, 1)
             t0 = time.perf_counter()

@@ -22,6 +22,7 @@ def add_endpoints(board: CancelBoard) -> None:
                    ("frames", "steps", "fps", "cond_fps", "motion", "noise_aug", "width", "height",
                     "decode_chunk", "seed")}
         memory = gr.Textbox(value=None, label="memory")
+        speed = gr.Textbox(value=None, label="speed")
         fit = gr.Textbox(value=None, label="fit")
         portrait = gr.Checkbox(value=False, label="portrait")
         texts = {name: gr.Textbox(value=None, label=name) for name in
@@ -41,11 +42,14 @@ def add_endpoints(board: CancelBoard) -> None:
                      memory: str | None = None, fit: str | None = None, portrait: bool = False,
                      engine: str | None = None, camera: str | None = None, loop: str | None = None,
                      framing: str | None = None, formats: str | None = None, seconds: float | None = None,
-                     interpolate: int | None = None, request: gr.Request = None, progress=gr.Progress()):
+                     interpolate: int | None = None, speed: str | None = None, request: gr.Request = None,
+                     progress=gr.Progress()):
         """Photo → (video.mp4, metadata). Every setting but the photo is optional: None keeps the preset's
-        (engine: auto; formats: a comma list of webm, gif, poster beside the MP4)."""
+        (engine: auto; formats: a comma list of webm, gif, poster beside the MP4; speed: exact, compiled
+        or turbo)."""
         values = dict(frames=frames, steps=steps, fps=fps, cond_fps=cond_fps, motion=motion, noise_aug=noise_aug,
-                      width=width, height=height, decode_chunk=decode_chunk, seed=seed, memory=memory, fit=fit)
+                      width=width, height=height, decode_chunk=decode_chunk, seed=seed, memory=memory, fit=fit,
+                      speed=speed)
         extras = dict(engine=engine, motion_style=camera, loop=loop, framing=framing, formats=formats,
                       seconds=seconds, interpolate=interpolate)
         try:
@@ -61,6 +65,6 @@ def add_endpoints(board: CancelBoard) -> None:
         return str(result.video), result_metadata(result)
 
     run.click(api_generate, [image, preset, *numbers.values(), memory, fit, portrait, *texts.values(), seconds,
-                             interpolate], [video_out, meta_out],
+                             interpolate, speed], [video_out, meta_out],
               api_name="generate", concurrency_id="gpu", concurrency_limit=1)
     check.click(lambda: check_report(), None, check_out, api_name="check", concurrency_limit=None)

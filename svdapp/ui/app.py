@@ -231,7 +231,7 @@ def build_app(exposed: bool = False) -> gr.Blocks:
             if not meta:
                 return gr.skip()
             s = meta.get("settings", {})
-            updates = {form[k]: s[k] for k in FIELDS if k in s}
+            updates = {form[k]: "" if s[k] is None else s[k] for k in FIELDS if k in s}
             updates.update({form["seed"]: s.get("seed"), form["random_seed"]: False, preset: CUSTOM,
                             preset_info: f"Settings of seed {s.get('seed')} loaded; press Generate to remake it.",
                             fit: s.get("fit", "contain"),

@@ -16,6 +16,9 @@ ENGINE_CHOICES = [("Auto — SVD on an NVIDIA GPU, else classic", "auto"), ("Sta
                   ("Classic camera motion (no AI, any CPU)", "classic")]
 GENERATE_LABELS = {"auto": "Generate video (SVD)", "svd": "Generate video (SVD)", "classic": "Generate video (classic)"}
 EXTRA_FORMATS = [("WebM (VP9)", "webm"), ("GIF", "gif"), ("Poster PNG", "poster")]
+SPEED_CHOICES = [("Default — exact, unless SVDAPP_SPEED is set", ""), ("Exact — same frames as diffusers", "exact"),
+                 ("Compiled — faster after a first compile of minutes", "compiled"),
+                 ("Turbo — reuses deep features, approximate", "turbo")]
 ORIENTATIONS = [("Landscape 16:9", "landscape"), ("Portrait 9:16", "portrait")]
 FITS = [("Contain — whole photo, padded", "contain"), ("Cover — fill the frame, crop", "cover")]
 
@@ -46,12 +49,15 @@ def advanced_fields(values: dict[str, Any]) -> dict[str, gr.components.Component
         memory = gr.Dropdown(list(presets.MEMORY_PLANS), value=values["memory"], label="Memory plan",
                              info="auto picks from free GPU memory", elem_id="field-memory")
     with gr.Row():
+        speed = gr.Dropdown(SPEED_CHOICES, value=values["speed"], label="Speed", elem_id="field-speed",
+                            info="turbo is approximate; compiled pays off after many videos of one size")
+    with gr.Row():
         seed = gr.Number(value=None, precision=0, minimum=0, maximum=2**32 - 1, label="Seed", interactive=False,
                          info="untick Random seed to set it; the last run's seed lands here", elem_id="field-seed")
         random_seed = gr.Checkbox(value=True, label="Random seed", elem_id="field-random_seed")
     return {"frames": frames, "steps": steps, "fps": fps, "cond_fps": cond_fps, "motion": motion,
             "noise_aug": noise_aug, "width": width, "height": height, "decode_chunk": decode_chunk,
-            "memory": memory, "seed": seed, "random_seed": random_seed}
+            "memory": memory, "speed": speed, "seed": seed, "random_seed": random_seed}
 
 
 def finishing_fields() -> dict[str, gr.components.Component]:

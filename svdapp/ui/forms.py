@@ -13,13 +13,14 @@ from ..errors import InputError
 
 CUSTOM = "custom"
 # Form fields that map one-to-one onto GenerationParams (fit lives in D2, seed has a checkbox).
-FIELDS = ("frames", "steps", "fps", "cond_fps", "motion", "noise_aug", "width", "height", "decode_chunk", "memory")
+FIELDS = ("frames", "steps", "fps", "cond_fps", "motion", "noise_aug", "width", "height", "decode_chunk", "memory",
+          "speed")
 
 
 def preset_fields(name: str) -> dict[str, Any]:
     """The form values a preset stands for."""
     params = presets.PRESETS[name].params.to_dict()
-    return {k: params[k] for k in FIELDS}
+    return {k: "" if params[k] is None else params[k] for k in FIELDS}  # "": the default speed
 
 
 def orientation_of(width: int, height: int) -> str:
@@ -48,7 +49,7 @@ def overrides_from(values: dict[str, Any]) -> dict[str, Any]:
             continue
         if name == "noise_aug":
             out[name] = float(value)
-        elif name in ("memory", "fit"):
+        elif name in ("memory", "fit", "speed"):
             out[name] = str(value)
         else:
             out[name] = _int(value)

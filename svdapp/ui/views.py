@@ -16,7 +16,7 @@ UI_NAMES = {"--memory": "Advanced → Memory plan", "--frames": "Advanced → Fr
             "--width": "Advanced → Width", "--height": "Advanced → Height", "--seed": "Advanced → Seed",
             "--decode-chunk": "Advanced → Decode chunk", "--fps": "Advanced → Playback fps",
             "--motion": "Advanced → Motion strength", "--noise-aug": "Advanced → Noise augmentation",
-            "--cond-fps": "Advanced → Conditioning fps", "--engine": "Engine & finishing → Engine",
+            "--cond-fps": "Advanced → Conditioning fps", "--speed": "Advanced → Speed", "--engine": "Engine & finishing → Engine",
             "--camera": "Engine & finishing → Camera move", "--loop": "Engine & finishing → Loop",
             "--framing": "Engine & finishing → Framing", "--formats": "Engine & finishing → Also write",
             "--fit": "D2 → Fit", "--portrait": "D2 → Orientation"}
@@ -72,7 +72,8 @@ def result_markdown(meta: dict[str, Any], origin: str = "") -> str:
     else:
         lines.append(f"Preset *{meta.get('preset')}* · steps {s.get('steps')} · motion {s.get('motion')} · "
                      f"noise aug {s.get('noise_aug')} · conditioning fps {s.get('cond_fps')} · fit {s.get('fit')} · "
-                     f"memory plan {meta.get('memory_plan')} · decode chunk {meta.get('decode_chunk_used')}")
+                     f"memory plan {meta.get('memory_plan')} · decode chunk {meta.get('decode_chunk_used')} · "
+                     f"speed {meta.get('speed_mode', 'exact')}")
     fin = meta.get("finishing") or {}
     done = [f"loop {fin['loop']}" if fin.get("loop") not in (None, "none") else "",
             f"{fin['interpolate']}× frames" if fin.get("interpolate") not in (None, 1) else "",
