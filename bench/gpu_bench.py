@@ -5,7 +5,8 @@ memory as the real ones; ``bench/svd_xt_configs.json``), saved once as fp16 safe
 and loaded back through ``from_pretrained`` like a user's download.
 
     python bench/gpu_bench.py all --out DIR [--budget S] [--sections a,b,...]
-    python bench/gpu_bench.py first-video --model DIR --out DIR   # process start -> mp4
+    python bench/gpu_bench.py first-video --out DIR      # process start -> mp4 (jobs.run_request)
+    python bench/gpu_bench.py warm-compile --out DIR     # a new process, compile cache warm
 
 Everything is written to DIR/bench.json (updated after every measurement, so a run cut
 short still leaves its numbers) and printed as one line per measurement.
@@ -33,11 +34,15 @@ import torch  # noqa: E402
 from svdapp.engine import accel, memory  # noqa: E402
 from svdapp.engine.cache import PipelineCache  # noqa: E402
 from svdapp.engine.runner import run  # noqa: E402
+from svdapp.engine.turbo import TurboConfig  # noqa: E402
 from svdapp.presets import resolve  # noqa: E402
 
 GIB = 1024**3
 CONFIGS = ROOT / "bench" / "svd_xt_configs.json"
-MODEL_DIR = Path(os.environ.get("SVD_BENCH_MODEL", "/tmp/svd-xt-random"))
+# Kept between calls on a warm device machine: the repo's ignored .bench-cache/ survives them.
+WORK = Path(os.environ.get("SVD_BENCH_WORK", ROOT / ".bench-cache"))
+MODEL_DIR = Path(os.environ.get("SVD_BENCH_MODEL", WORK / "svd-xt-random"))
+os.environ.setdefault("SVDAPP_CACHE", str(WORK / "svdapp-cache"))  # compiled kernels (warm-compile reads them)
 SEED = 1234
 CUDA = torch.cuda.is_available()
 # --tiny: the tiny test model on whatever device there is, to check this script end to end.
@@ -173,9 +178,9 @@ def vanilla_run(pipe, p, steps: int | None = None) -> dict:
             **peaks(), "frames": frames}
 
 
-def engine_run(cache: PipelineCache, p, plan: str, speed: str, cap_gib: float | None = None) -> dict:
+def engine_run(cache: PipelineCache, p, plan: str, speed: "str | accel.Speed", cap_gib: float | None = None) -> dict:
     """svdapp's engine path (runner.run: cache, plan, OOM ladder, chunked decode)."""
-    os.environ[accel.SPEED_ENV] = speed
+    speed = accel.resolve(speed)
     image = product_photo(p.width, p.height)
     stamps: list[float] = []
 
@@ -196,20 +201,24 @@ def engine_run(cache: PipelineCache, p, plan: str, speed: str, cap_gib: float | 
     reset_peaks()
     t0 = time.perf_counter()
     try:
-        out = run(cache, str(MODEL_DIR), image, p, chosen, SEED, progress)
+        out = run(cache, str(MODEL_DIR), image, p, chosen, SEED, progress, speed=speed)
         sync()
         t1 = time.perf_counter()
-        result = {"video_s": round(t1 - t0, 2), "s_per_step": per_step(stamps),
-                  "decode_s": round(out.timings.get("decode", 0), 2), "load_s": round(out.timings.get("load", 0), 2),
+        load = out.timings.get("load", 0)
+        result = {"video_s": round(t1 - t0 - load, 2), "s_per_step": per_step(stamps),
+                  "first_step_s": round(stamps[0] - t0 - load, 2) if stamps else None,
+                  "step_s": [round(b - a, 3) for a, b in zip(stamps, stamps[1:])],
+                  "decode_s": round(out.timings.get("decode", 0), 2), "load_s": round(load, 2),
                   **peaks(), "plan_start": chosen.name, "plan_end": out.plan, "decode_chunk": out.decode_chunk,
-                  "fallbacks": out.fallbacks, "frames_out": int(out.frames.shape[0]), "frames": out.frames}
+                  "fallbacks": out.fallbacks, "frames_out": int(out.frames.shape[0]), "turbo": out.reuse,
+                  "compiled": next(iter(cache.entries.values())).compiled, "frames": out.frames}
     except Exception as exc:  # recorded, not fatal: the next measurement still runs
         result = {"error": f"{type(exc).__name__}: {str(exc)[:300]}", **peaks(), "plan_start": chosen.name}
     finally:
         if cap_gib:
             torch.cuda.set_per_process_memory_fraction(1.0)
     memory.free_memory()
-    result.update(speed=speed, cap_gib=cap_gib, alloc_before_gib=round(base_alloc / GIB, 3),
+    result.update(speed=speed.mode, cap_gib=cap_gib, alloc_before_gib=round(base_alloc / GIB, 3),
                   alloc_after_gib=round(torch.cuda.memory_allocated() / GIB, 3) if CUDA else 0,
                   reserved_after_gib=round(torch.cuda.memory_reserved() / GIB, 3) if CUDA else 0)
     return result
@@ -223,8 +232,8 @@ def strip(r: dict) -> dict:
 
 
 def unet_levers(rec: Recorder, pipe) -> None:
-    """Eager levers on one UNet call at 25 frames 1024x576 (CFG batch 2), plus a profile."""
-    from torch.nn.attention import SDPBackend, sdpa_kernel
+    """Eager levers on one UNet call at 25 frames 1024x576 (CFG batch 2): time (median of 3)
+    and how far the output moves from the plain call. fp8 changes the UNet in place: last."""
     unet = pipe.unet
     g = torch.Generator("cuda").manual_seed(0)
     args = (torch.randn(2, 25, 8, 72, 128, device="cuda", dtype=torch.float16, generator=g),
@@ -232,95 +241,146 @@ def unet_levers(rec: Recorder, pipe) -> None:
             torch.randn(2, 1, 1024, device="cuda", dtype=torch.float16, generator=g),
             torch.tensor([[6, 127, 0.02]] * 2, device="cuda", dtype=torch.float16))
 
-    def time_unet(reps=3) -> float:
+    def call() -> torch.Tensor:
         with torch.inference_mode():
-            unet(*args, return_dict=False)
-            torch.cuda.synchronize()
-            times = []
-            for _ in range(reps):
-                a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                a.record()
-                unet(*args, return_dict=False)
-                b.record()
-                torch.cuda.synchronize()
-                times.append(a.elapsed_time(b) / 1000)
+            return unet(*args, return_dict=False)[0].float()
+
+    def time_unet(reps=3) -> float:
+        call()
+        sync()
+        times = []
+        for _ in range(reps):
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            call()
+            b.record()
+            sync()
+            times.append(a.elapsed_time(b) / 1000)
         return round(statistics.median(times), 4)
 
-    res = {}
-    torch.backends.cudnn.benchmark = False
-    res["eager_default"] = time_unet()
-    for name in ("FLASH_ATTENTION", "CUDNN_ATTENTION", "EFFICIENT_ATTENTION"):
-        try:
-            with sdpa_kernel([getattr(SDPBackend, name)]):
-                res[f"eager_sdpa_{name.lower()}"] = time_unet()
-        except Exception as exc:
-            res[f"eager_sdpa_{name.lower()}"] = f"{type(exc).__name__}: {str(exc)[:120]}"
-    torch.backends.cudnn.benchmark = True
-    res["eager_cudnn_benchmark"] = time_unet()
-    torch.backends.cudnn.benchmark = False
+    def rel_err(out: torch.Tensor) -> float:
+        return round(float((out - ref).norm() / ref.norm()), 5)
+
+    res = {"eager_default": time_unet()}
+    ref = call()
+    convs = [m for m in unet.modules() if isinstance(m, torch.nn.Conv2d)]  # Conv3d has no channels_last
+    try:
+        for m in convs:
+            m.to(memory_format=torch.channels_last)
+        res["eager_channels_last_conv2d"] = time_unet()
+        res["eager_channels_last_conv2d_rel_err"] = rel_err(call())
+    except Exception as exc:
+        res["eager_channels_last_conv2d"] = f"{type(exc).__name__}: {str(exc)[:160]}"
+    for m in convs:
+        m.to(memory_format=torch.contiguous_format)
+    try:
+        from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, PerRow, quantize_
+        quantize_(unet, Float8DynamicActivationFloat8WeightConfig(granularity=PerRow()))
+        res["eager_fp8_linear"] = time_unet()
+        res["eager_fp8_linear_rel_err"] = rel_err(call())
+    except Exception as exc:  # no torchao, or a card without fp8
+        res["eager_fp8_linear"] = f"{type(exc).__name__}: {str(exc)[:160]}"
     rec.put("unet_levers_s_per_call", res)
 
-    from torch.profiler import ProfilerActivity, profile
-    with torch.inference_mode(), profile(activities=[ProfilerActivity.CUDA]) as prof:
-        unet(*args, return_dict=False)
-        torch.cuda.synchronize()
-    table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=30)
-    (rec.out / "profile_unet_eager.txt").write_text(table)
-    print(table[:6000], flush=True)
 
-
-def compare(rec: Recorder, vanilla_pipe, cache: PipelineCache, sizes, phase: str) -> None:
-    """Vanilla, or the engine in compiled mode, for each size; ``phase`` "vanilla" or "engine"."""
-    for frames, width, height in sizes:
-        key = f"{frames}f_{width}x{height}"
-        p = params(frames, width, height, memory="high")
-        if phase == "vanilla":
-            vanilla_run(vanilla_pipe, p, steps=2)  # warm-up: cuDNN handles, allocator
-            r = vanilla_run(vanilla_pipe, p)
-            np.save(f"/tmp/vanilla_{key}.npy", r.pop("frames"))
-            rec.put(f"vanilla_{key}", r)
-        else:
-            first = engine_run(cache, p, "high", "compiled")
-            if "error" in first:
-                rec.put(f"engine_compiled_{key}", first)
-                continue
-            second = engine_run(cache, p, "high", "compiled")
-            ref = np.load(f"/tmp/vanilla_{key}.npy")
-            van = rec.data["results"][f"vanilla_{key}"]
-            dev = deviation(second["frames"], ref) if second.get("frames") is not None else None
-            rec.put(f"engine_compiled_{key}", {
-                **strip(second), "first_run_s": first["video_s"],
-                "compile_and_autotune_s": round(first["video_s"] - second["video_s"], 1),
-                "vs_vanilla": dev,
-                "speedup_video": round(van["video_s"] / second["video_s"], 3) if "video_s" in second else None,
-                "speedup_step": round(van["s_per_step"] / second["s_per_step"], 3) if second.get("s_per_step") else None})
-
-
-def eager_engine_vs_vanilla(rec: Recorder, cache: PipelineCache) -> None:
-    """The engine's default (exact, uncompiled) path: frames must equal vanilla's bit for bit."""
+def vanilla(rec: Recorder, pipe) -> None:
+    """Plain diffusers at 25 frames 1024x576 (after a 2-step warm-up); its frames are the
+    reference every mode's deviation is measured against."""
     p = params(25, 1024, 576, memory="high")
-    r = engine_run(cache, p, "high", "exact")
-    ref = np.load("/tmp/vanilla_25f_1024x576.npy")
-    rec.put("engine_exact_25f_1024x576", {**strip(r), "vs_vanilla": deviation(r["frames"], ref) if "frames" in r else None})
+    vanilla_run(pipe, p, steps=2)  # warm-up: cuDNN handles, allocator
+    r = vanilla_run(pipe, p)
+    np.save(WORK / "vanilla_25f_1024x576.npy", r.pop("frames"))
+    rec.put("vanilla_25f_1024x576", r)
 
 
-def turbo_runs(rec: Recorder, cache: PipelineCache) -> None:
-    """Turbo (DeepCache) at several intervals against vanilla's frames: speed-up and PSNR."""
-    from svdapp.engine import turbo
-    p = params(25, 1024, 576, memory="high")
-    ref = np.load("/tmp/vanilla_25f_1024x576.npy")
-    van = rec.data["results"]["vanilla_25f_1024x576"]
-    default = turbo.INTERVAL
-    for interval in (3, 2, 5):
-        key = f"engine_turbo_i{interval}_25f_1024x576"
-        if rec.left() < 60:
-            rec.put(key, {"skipped": "budget"})
+# Each lever alone and combined (eager, then on compiled blocks). Keys name the mode.
+MODES = [
+    ("exact", accel.Speed("exact")),
+    ("turbo_deepcache_block_i3", accel.Speed("turbo", TurboConfig(branch="block", gate=1.0))),
+    ("turbo_deepcache_layer_i3", accel.Speed("turbo", TurboConfig(gate=1.0))),
+    ("turbo_tgate", accel.Speed("turbo", TurboConfig(interval=1))),
+    ("turbo", accel.Speed("turbo")),
+    ("compiled", accel.Speed("compiled")),
+    ("turbo-compiled", accel.Speed("turbo-compiled")),
+    ("turbo-compiled_deepcache_layer_i3", accel.Speed("turbo-compiled", TurboConfig(gate=1.0))),
+    ("turbo-compiled_tgate", accel.Speed("turbo-compiled", TurboConfig(interval=1))),
+]
+
+
+def against_vanilla(rec: Recorder, r: dict) -> dict:
+    van = rec.data["results"].get("vanilla_25f_1024x576", {})
+    ref = WORK / "vanilla_25f_1024x576.npy"
+    out = strip(r)
+    if "frames" in r and ref.exists():
+        out["vs_vanilla"] = deviation(r["frames"], np.load(ref))
+    if "video_s" in r and "video_s" in van:
+        out["speedup_vs_vanilla"] = round(van["video_s"] / r["video_s"], 3)
+    return out
+
+
+def modes(rec: Recorder, cache: PipelineCache, only: set[str] | None, plan: str = "high",
+          cap_gib: float | None = None, suffix: str = "") -> None:
+    """Every mode at 25 frames 1024x576, 25 steps; a compiled mode's first run compiles and is
+    reported as compile_s, its second is the timed one."""
+    p = params(25, 1024, 576, memory=plan)
+    for key, speed in MODES:
+        name = f"{key}{suffix}_25f_1024x576"
+        if only and key not in only:
             continue
-        turbo.INTERVAL = interval
-        r = engine_run(cache, p, "high", "turbo")
-        rec.put(key, {**strip(r), "interval": interval, "vs_vanilla": deviation(r["frames"], ref) if "frames" in r else None,
-                      "speedup_video": round(van["video_s"] / r["video_s"], 3) if "video_s" in r else None})
-    turbo.INTERVAL = default
+        compiles = speed.compiled and not any(e.compiled for e in cache.entries.values())
+        if rec.left() < (300 if compiles else 40):
+            rec.put(name, {"skipped": "budget"})
+            continue
+        first = engine_run(cache, p, plan, speed, cap_gib)
+        if speed.compiled and "error" not in first:
+            second = engine_run(cache, p, plan, speed, cap_gib)
+            second["first_run_s"] = first["video_s"]
+            second["compile_s"] = round(first["video_s"] - second["video_s"], 1)
+            second["first_step_first_run_s"] = first["first_step_s"]
+            second["decode_first_run_s"] = first["decode_s"]
+            first = second
+        rec.put(name, against_vanilla(rec, first))
+
+
+def new_size(rec: Recorder, cache: PipelineCache) -> None:
+    """Compiled mode at a size it has not seen (portrait), after the landscape compile: the
+    first run's extra time is what a new video size costs."""
+    p = params(25, 576, 1024, memory="high", steps=4)
+    first = engine_run(cache, p, "high", "compiled")
+    second = engine_run(cache, p, "high", "compiled")
+    if "error" in first or "error" in second:
+        rec.put("compiled_new_size_25f_576x1024", {"first": strip(first), "second": strip(second)})
+        return
+    rec.put("compiled_new_size_25f_576x1024", {
+        "steps": 4, "first_run_s": first["video_s"], "second_run_s": second["video_s"],
+        "new_size_compile_s": round(first["video_s"] - second["video_s"], 1),
+        "first_step_s": [first["first_step_s"], second["first_step_s"]], "decode_s": [first["decode_s"], second["decode_s"]],
+        "s_per_step": second["s_per_step"]})
+
+
+def warm_compile(out: Path) -> None:
+    """A new process with the compile cache on disk warm: how long before its first step, and
+    its whole video, in compiled mode (run after the `modes` section compiled)."""
+    t_import = time.perf_counter() - PROCESS_START
+    cache = PipelineCache()
+    p = params(25, 1024, 576, memory="high")
+    r = engine_run(cache, p, "high", "compiled")
+    data = {"card": torch.cuda.get_device_name(0) if CUDA else "cpu", "imports_s": round(t_import, 1),
+            "process_to_video_s": round(time.perf_counter() - PROCESS_START, 1), **strip(r)}
+    (out / "warm_compile.json").write_text(json.dumps(data, indent=1, default=str))
+    print("warm_compile:", json.dumps(data, default=str)[:1500], flush=True)
+
+
+def subprocess_section(rec: Recorder, what: str, out: Path, tiny: bool) -> None:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, what, "--out", str(out)] + (["--tiny"] if tiny else []),
+                          cwd=ROOT, capture_output=True, text=True, timeout=max(60, rec.left() - 20))
+    result = {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1),
+              "tail": (proc.stdout + proc.stderr)[-1500:]}
+    data = out / f"{what.replace('-', '_')}.json"
+    if data.exists():
+        result["result"] = json.loads(data.read_text())
+    rec.put(f"{what}_subprocess", result)
 
 
 def plans(rec: Recorder, cache: PipelineCache, steps: int) -> None:
@@ -361,7 +421,7 @@ def forced_high(rec: Recorder, cache: PipelineCache, steps: int, runs, prefix: s
 
 
 def first_video(out: Path) -> None:
-    """Process start → finished mp4 through jobs.run_request (warm compile cache)."""
+    """Process start → finished mp4 through jobs.run_request ($SVDAPP_SPEED, default exact)."""
     os.environ.update(SVDAPP_MODEL=str(MODEL_DIR), SVDAPP_OUTPUTS="/tmp/svd-outputs", HF_HUB_OFFLINE="1")
     from svdapp.jobs import run_request
     from svdapp.request import GenerationRequest
@@ -373,7 +433,7 @@ def first_video(out: Path) -> None:
     over = {"seed": SEED, "memory": "high" if CUDA else "cpu", "frames": size[0], "width": size[1], "height": size[2]}
     if TINY["on"]:
         over["steps"] = TINY["steps"]
-    os.environ.setdefault(accel.SPEED_ENV, "compiled")
+    os.environ.setdefault(accel.SPEED_ENV, "exact")
     result = run_request(GenerationRequest(image=photo, overrides=over),
                          progress=lambda s, d, t: stages.setdefault(s, time.perf_counter() - PROCESS_START))
     info = probe(result.video)
@@ -387,60 +447,56 @@ def first_video(out: Path) -> None:
     print("first_video:", json.dumps(data, default=str), flush=True)
 
 
-SECTIONS = ("model", "levers", "vanilla", "exact", "compiled", "turbo", "first-video", "plans", "caps", "ladder",
-            "sizes", "matrix")
+SECTIONS = ("model", "vanilla", "levers", "modes", "new-size", "warm-compile", "low", "first-video", "plans", "caps",
+            "ladder", "matrix")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=("all", "first-video"))
+    ap.add_argument("what", choices=("all", "first-video", "warm-compile"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--budget", type=float, default=540)
     ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--modes", default="", help="only these keys of MODES (default: all)")
     ap.add_argument("--plan-steps", type=int, default=4)
     ap.add_argument("--ladder-steps", type=int, default=25)
-    ap.add_argument("--sizes", default="15x1024x576,50x1024x576,25x576x1024")
     ap.add_argument("--tiny", action="store_true", help="tiny model, to check the script on a CPU")
     args = ap.parse_args()
     TINY["on"] = args.tiny
+    args.out.mkdir(parents=True, exist_ok=True)
     if args.what == "first-video":
         return first_video(args.out)
+    if args.what == "warm-compile":
+        return warm_compile(args.out)
 
     rec = Recorder(args.out, args.budget)
     todo = set(args.sections.split(","))
-    main_size = [(25, 1024, 576)]
-    extra = [tuple(int(x) for x in s.split("x")) for s in args.sizes.split(",") if s]
+    only = set(filter(None, args.modes.split(","))) or None
+    WORK.mkdir(parents=True, exist_ok=True)
     if "model" in todo or not (MODEL_DIR / "model_index.json").exists():
         build_and_save(rec)
-    vanilla_pipe = load_vanilla(rec) if todo & {"levers", "vanilla"} else None
-    if "levers" in todo and not args.tiny:
-        unet_levers(rec, vanilla_pipe)
-    if "vanilla" in todo:
-        compare(rec, vanilla_pipe, None, main_size + (extra if "sizes" in todo else []), "vanilla")
-    del vanilla_pipe
-    memory.free_memory()
+    if todo & {"levers", "vanilla"}:
+        vanilla_pipe = load_vanilla(rec)
+        if "vanilla" in todo:
+            vanilla(rec, vanilla_pipe)
+        if "levers" in todo and not args.tiny:
+            unet_levers(rec, vanilla_pipe)
+        del vanilla_pipe
+        memory.free_memory()
 
     cache = PipelineCache()
-    if "exact" in todo:
-        eager_engine_vs_vanilla(rec, cache)
-    if "compiled" in todo:
-        compare(rec, None, cache, main_size, "engine")
-    if "turbo" in todo:
-        turbo_runs(rec, cache)
+    if "modes" in todo:
+        modes(rec, cache, only)
+    if "new-size" in todo and rec.left() > 90:
+        new_size(rec, cache)
+    if "warm-compile" in todo and rec.left() > 120:
+        cache.clear()
+        subprocess_section(rec, "warm-compile", args.out, args.tiny)
+    if "low" in todo:  # every mode under the low plan on a 7 GiB card
+        modes(rec, cache, only, plan="low", cap_gib=7, suffix="_low_cap7")
     if "first-video" in todo and rec.left() > 120:
         cache.clear()
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, __file__, "first-video", "--out", str(args.out)]
-                              + (["--tiny"] if args.tiny else []), cwd=ROOT,
-                              capture_output=True, text=True, timeout=max(60, rec.left() - 30))
-        rec.put("first_video_subprocess", {"rc": proc.returncode, "wall_s": round(time.perf_counter() - t0, 1),
-                                           "tail": (proc.stdout + proc.stderr)[-1500:]})
-    if "sizes" in todo:
-        for size in extra:
-            if rec.left() < 150:
-                rec.put(f"engine_compiled_{size[0]}f_{size[1]}x{size[2]}", {"skipped": "budget"})
-                continue
-            compare(rec, None, cache, [size], "engine")
+        subprocess_section(rec, "first-video", args.out, args.tiny)
     if todo & {"caps", "caps_auto"}:
         caps(rec, cache, args.plan_steps, auto_only="caps" not in todo)
     if "ladder" in todo:

@@ -1,12 +1,13 @@
-"""How much UNet work turbo mode (DeepCache) leaves, counted exactly, on the CPU in seconds.
+"""How much UNet work turbo mode leaves, counted exactly, on the CPU in seconds.
 
 Builds the full-size SVD-XT UNet on PyTorch's meta device (shapes only, no memory, no
-weights) and counts matmul/convolution/attention FLOPs with ``FlopCounterMode`` for one full
-UNet call and one call that reuses the kept deep features, at 25 frames 1024x576 with the
-guidance batch of two. Not a timing: on a GPU part of the time goes to memory-bound work
-(norms, elementwise), which sits mostly in the full-resolution blocks that turbo keeps, so
-the wall-clock gain is smaller than the FLOP ratio. ``bench/gpu_bench.py --sections
-vanilla,turbo`` measures that.
+weights) and counts matmul/convolution/attention FLOPs with ``FlopCounterMode`` for each kind
+of UNet call turbo makes (full or reusing the kept feature; with the guidance batch of two or
+the conditional half alone), for both DeepCache branches, at 25 frames 1024x576. Then the
+UNet work of a whole video for each lever alone and combined. Not a timing: memory-bound work
+(norms, elementwise) sits mostly in the full-resolution layers that turbo keeps, so the
+wall-clock gain is smaller than the FLOP ratio; ``bench/gpu_bench.py --sections modes``
+measures that.
 
     python bench/turbo_flops.py [--frames 25 --width 1024 --height 576 --steps 25] [--out FILE.json]
 """
@@ -34,6 +35,31 @@ def unet_flops(unet, args) -> int:
     return counter.get_total_flops()
 
 
+LEVERS = {  # name → TurboConfig; "turbo" is the mode's default
+    "deepcache_block_i3": turbo.TurboConfig(branch="block", gate=1.0),
+    "deepcache_layer_i3": turbo.TurboConfig(gate=1.0),
+    "deepcache_layer_i5": turbo.TurboConfig(interval=5, gate=1.0),
+    "tgate_gate0.4": turbo.TurboConfig(interval=1),
+    "turbo": turbo.DEFAULT,
+    "turbo_i5": turbo.TurboConfig(interval=5),
+}
+
+
+def call_costs(unet, args, branch: str) -> dict[tuple[bool, bool], int]:
+    """FLOPs of one UNet call by (full, guided), for one DeepCache branch."""
+    costs = {}
+    one_step = turbo.TurboConfig(interval=2, branch=branch, gate=1.0)
+    fast = turbo.enable(unet, one_step)
+    for guided in (True, False):
+        batch = args if guided else tuple(a[1:] if a.dim() else a for a in args)
+        fast.start(3)  # full, reuse, full
+        costs[(True, guided)] = unet_flops(unet, batch)
+        fast.step_done()
+        costs[(False, guided)] = unet_flops(unet, batch)
+    turbo.disable(unet)
+    return costs
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=25)
@@ -50,19 +76,20 @@ def main() -> None:
     args = (torch.empty(2, a.frames, 8, a.height // 8, a.width // 8, **meta), torch.tensor(700.0, device="meta"),
             torch.empty(2, 1, cfg["cross_attention_dim"], **meta), torch.empty(2, 3, **meta))
     full = unet_flops(unet, args)
-    deep = turbo.enable(unet)
-    deep.start(a.steps)
-    assert unet_flops(unet, args) == full  # step 0 runs in full and keeps the feature
-    deep.step_done()
-    reuse = unet_flops(unet, args)
-    result = {"size": f"{a.frames}f {a.width}x{a.height}, guidance batch 2", "steps": a.steps,
-              "full_call_tflop": round(full / 1e12, 2), "reuse_call_tflop": round(reuse / 1e12, 2),
-              "reuse_fraction": round(reuse / full, 3), "by_interval": {}}
-    for interval in (2, 3, 4, 5):
-        fulls = sum(1 for s in range(a.steps) if s % interval == 0 or s == a.steps - 1)
-        total = fulls * full + (a.steps - fulls) * reuse
-        result["by_interval"][interval] = {"full_steps": fulls, "reuse_steps": a.steps - fulls,
-                                           "unet_flop_ratio": round(a.steps * full / total, 2)}
+    costs = {branch: call_costs(unet, args, branch) for branch in turbo.BRANCHES}
+    assert costs["layer"][(True, True)] == costs["block"][(True, True)] == full
+    result = {"size": f"{a.frames}f {a.width}x{a.height}", "steps": a.steps,
+              "tflop_per_call": {f"{branch} {'full' if f else 'reuse'} {'guided' if g else 'cond-only'}":
+                                 round(v / 1e12, 2) for branch, c in costs.items() for (f, g), v in c.items()},
+              "reuse_fraction": {branch: round(c[(False, True)] / full, 3) for branch, c in costs.items()},
+              "video": {}}
+    for name, config in LEVERS.items():
+        plan = config.schedule(a.steps)
+        total = sum(costs[config.branch][(s.full, s.guided)] for s in plan)
+        result["video"][name] = {**config.to_dict(), "full_steps": sum(s.full for s in plan),
+                                 "guided_steps": sum(s.guided for s in plan),
+                                 "unet_tflop": round(total / 1e12, 1),
+                                 "unet_flop_ratio": round(a.steps * full / total, 2)}
     text = json.dumps(result, indent=1)
     print(text)
     if a.out:

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from .errors import InputError
 
 MEMORY_PLANS = ("auto", "high", "normal", "low", "minimal", "cpu")
-SPEED_MODES = ("exact", "compiled", "turbo")  # engine/accel.py says what each does
+SPEED_MODES = ("exact", "compiled", "turbo", "turbo-compiled")  # engine/accel.py says what each does
 FIT_MODES = ("contain", "cover")
 MAX_FRAMES = 100
 MAX_SIDE = 2048

@@ -13,26 +13,29 @@ from svdapp.errors import InputError
 
 def test_speed_mode_defaults_to_exact_and_rejects_unknown(monkeypatch):
     monkeypatch.delenv(accel.SPEED_ENV, raising=False)
-    assert accel.speed() == "exact"
-    monkeypatch.setenv(accel.SPEED_ENV, "Compiled")
-    assert accel.speed() == "compiled"
-    monkeypatch.setenv(accel.SPEED_ENV, "turbo")
-    assert accel.speed() == "turbo"
+    assert accel.resolve() == accel.Speed("exact")
+    for value, mode in (("Compiled", "compiled"), ("turbo", "turbo"), (" TURBO-compiled ", "turbo-compiled")):
+        monkeypatch.setenv(accel.SPEED_ENV, value)
+        assert accel.resolve().mode == mode
+    assert accel.resolve("exact").mode == "exact"  # an explicit choice wins
     monkeypatch.setenv(accel.SPEED_ENV, "warp")
     with pytest.raises(InputError, match="SVDAPP_SPEED"):
-        accel.speed()
+        accel.resolve()
 
 
 def test_only_big_plans_compile_and_arranging_again_undoes_it():
     pipe = tiny_pipeline()
     on_cpu = {name: replace(memory.PLANS[name], device="cpu", offload=None) for name in memory.LADDER}
-    assert accel.apply(pipe, on_cpu["high"], "compiled", backend="eager")
+    traced = accel.Speed("compiled", backend="eager")
+    assert accel.apply(pipe, on_cpu["high"], traced) and accel.apply(pipe, on_cpu["normal"], traced)
     assert all(accel.is_compiled(m) for m in accel.blocks(pipe)) and accel.blocks(pipe)
-    assert not accel.apply(pipe, on_cpu["low"], "compiled", backend="eager")
+    assert not accel.apply(pipe, on_cpu["low"], traced)  # guidance split, sliced feed-forward: plain kernels
     assert not any(accel.is_compiled(m) for m in accel.blocks(pipe))
-    assert not accel.apply(pipe, on_cpu["high"], "exact", backend="eager")
+    assert accel.apply(pipe, on_cpu["high"], accel.Speed("turbo-compiled", backend="eager"))
+    assert not accel.apply(pipe, on_cpu["high"], accel.Speed("exact"))
+    assert not any(accel.is_compiled(m) for m in accel.blocks(pipe))
     # with the real backend, compiling needs CUDA + triton: never on the processor
-    assert not accel.apply(pipe, memory.PLANS["cpu"], "compiled")
+    assert not accel.apply(pipe, memory.PLANS["cpu"], accel.Speed("compiled"))
 
 
 def test_chunked_feed_forward_is_the_same_maths_and_unwraps():

@@ -27,7 +27,8 @@ from ..errors import SvdAppError  # noqa: E402
 from ..presets import GenerationParams  # noqa: E402
 from .cache import PipelineCache  # noqa: E402
 from .device import DeviceInfo, device_info  # noqa: E402
-from .memory import choose_plan  # noqa: E402
+from .bench import BenchReport, run_bench  # noqa: E402
+from .memory import MemoryPlan, choose_plan  # noqa: E402
 from .runner import Progress, RunOutput, run  # noqa: E402
 
 CACHE = PipelineCache()
@@ -45,19 +46,28 @@ def _quiet_libraries() -> None:
 
 _quiet_libraries()
 
-__all__ = ["CACHE", "DeviceInfo", "RunOutput", "device_info", "generate", "versions"]
+__all__ = ["CACHE", "DeviceInfo", "RunOutput", "device_info", "generate", "speedtest", "versions"]
 
 
 def generate(folder: str, image: Image.Image, params: GenerationParams, seed: int,
              progress: Progress | None = None, cancel: threading.Event | None = None) -> RunOutput:
-    info = device_info()
-    plan = choose_plan(params.memory, info, params.frames, params.width, params.height)
+    return run(CACHE, folder, image, params, _plan(params), seed, progress, cancel)
+
+
+def speedtest(folder: str, image: Image.Image, params: GenerationParams, modes: tuple[str, ...], steps: int,
+              progress: Progress | None = None, cancel: threading.Event | None = None) -> BenchReport:
+    """Time ``modes`` on this machine for ``params``' video (engine.bench)."""
+    return run_bench(CACHE, folder, image, params, _plan(params), modes, steps, progress, cancel)
+
+
+def _plan(params: GenerationParams) -> MemoryPlan:
+    plan = choose_plan(params.memory, device_info(), params.frames, params.width, params.height)
     if plan.device == "cpu" and params.memory != "cpu":
         raise SvdAppError(
             "No CUDA GPU was found; on the processor one 25-frame 1024x576 SVD video takes an hour "
             "or more (~160 TFLOP per step).",
             "Run on a computer with an NVIDIA GPU (8 GB+), or pass --memory cpu to run on the processor anyway.")
-    return run(CACHE, folder, image, params, plan, seed, progress, cancel)
+    return plan
 
 
 def versions() -> dict[str, str]:

@@ -1,30 +1,30 @@
-"""Speed modes for SVD; ``SVDAPP_SPEED`` picks one (read at each generation). The first two
-keep diffusers' maths:
+"""Speed modes for SVD: the ``--speed`` choice, else ``SVDAPP_SPEED`` (read at each
+generation), else exact.
 
 - ``exact`` (default): plain PyTorch kernels; frames bit-identical to plain diffusers.
 - ``compiled``: the UNet's repeated blocks and the VAE decoder's blocks go through
-  torch.compile (regional: each block class is traced once per input shape), cuDNN picks its
-  fastest convolutions, and compiled code is cached on disk (``$SVDAPP_CACHE``, default
-  ``~/.cache/svdapp``, /inductor, unless ``TORCHINDUCTOR_CACHE_DIR`` is set). Frames equal
-  plain diffusers' within fp16 rounding. Measured on an H200 (docs/benchmarks.md): 1.27x
-  per step, 2.4x faster decode, but about 3.5 minutes of compiling for each new video size
-  and about a minute of re-tracing per process even with a warm cache, so it pays off only
-  for a server that makes many videos of one size.
-- ``turbo`` (approximate, opt-in): plain kernels, and the UNet's deep features are reused
-  across denoising steps (``turbo.py``, DeepCache): two steps in three run only the UNet's
-  full-resolution ends. Frames differ from exact mode; docs/benchmarks.md says by how much.
-  Works on every memory plan (it keeps one feature map of the latent size x 640 channels
-  per guidance half, about 0.6 GiB at 25 frames 1024x576).
+  torch.compile (regional, static shapes: each block class is compiled once per input
+  shape) with cuDNN autotuning, and compiled code is cached on disk (``$SVDAPP_CACHE``,
+  default ``~/.cache/svdapp``, /inductor, unless ``TORCHINDUCTOR_CACHE_DIR`` is set). Frames
+  equal plain diffusers' within fp16 rounding. Each new video size (and, for turbo, each
+  guidance batch) waits for a compile of minutes (docs/benchmarks.md).
+- ``turbo`` (approximate, opt-in): plain kernels and fewer UNet FLOPs (``turbo.py``:
+  DeepCache as OneDiff runs it for SVD, plus T-GATE's dropped unconditional pass late in
+  denoising). No compile wait.
+- ``turbo-compiled``: turbo on compiled blocks, the fastest mode.
 
-Only the high and normal memory plans compile: the small plans' activation savings
-(guidance split, chunked feed-forward, layer-by-layer offload) would each need their own
-compile, for cards where the wait hurts most.
+Only the high and normal plans compile: the small plans' activation savings (guidance split,
+sliced feed-forward, layer-by-layer offload) would each need their own compile, on the cards
+where the wait hurts most, and cuDNN's trial workspaces fight a memory cap. A plan that does
+not compile runs the same maths on plain kernels.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+from dataclasses import dataclass, field
 
 import torch
 
@@ -33,7 +33,9 @@ from ..presets import SPEED_MODES
 from . import turbo
 
 SPEED_ENV = "SVDAPP_SPEED"
-SPEEDS = SPEED_MODES
+ORDER = SPEED_MODES  # exact, compiled, turbo, turbo-compiled: each builds on the ones before
+COMPILED_MODES = ("compiled", "turbo-compiled")
+TURBO_MODES = ("turbo", "turbo-compiled")
 # Blocks that repeat through the UNet and the VAE decoder and hold nearly all their work.
 UNET_BLOCKS = ("SpatioTemporalResBlock", "TransformerSpatioTemporalModel")
 VAE_BLOCKS = ("MidBlockTemporalDecoder", "UpBlockTemporalDecoder")
@@ -42,12 +44,31 @@ VAE_BLOCKS = ("MidBlockTemporalDecoder", "UpBlockTemporalDecoder")
 RECOMPILE_LIMIT = 256
 
 
-def speed(choice: str | None = None) -> str:
-    """The mode asked for (``--speed``, the UI), else ``$SVDAPP_SPEED``, else exact."""
+@dataclass(frozen=True)
+class Speed:
+    """A speed mode and its knobs; part of how a cached pipeline is arranged."""
+
+    mode: str = "exact"
+    turbo: turbo.TurboConfig = field(default_factory=lambda: turbo.DEFAULT)
+    backend: str = "inductor"  # torch.compile's; tests on the processor trace with "eager"
+
+    @property
+    def compiled(self) -> bool:
+        return self.mode in COMPILED_MODES
+
+    @property
+    def uses_turbo(self) -> bool:
+        return self.mode in TURBO_MODES
+
+
+def resolve(choice: "str | Speed | None" = None) -> Speed:
+    """The mode asked for (``--speed``, the UI, the API), else ``$SVDAPP_SPEED``, else exact."""
+    if isinstance(choice, Speed):
+        return choice
     value = (choice or os.environ.get(SPEED_ENV, "")).strip().lower() or "exact"
-    if value not in SPEEDS:
-        raise InputError(f"Unknown {SPEED_ENV} '{value}'.", f"Use one of: {', '.join(SPEEDS)}.")
-    return value
+    if value not in SPEED_MODES:
+        raise InputError(f"Unknown {SPEED_ENV} '{value}'.", f"Use one of: {', '.join(SPEED_MODES)}.")
+    return Speed(value)
 
 
 def cache_dir() -> Path:
@@ -89,29 +110,28 @@ def is_compiled(module: torch.nn.Module) -> bool:
     return getattr(module, "_compiled_call_impl", None) is not None
 
 
-def apply(pipe, plan, mode: str | None = None, backend: str = "inductor") -> bool:
-    """Compile (or un-compile) ``pipe``'s blocks for a MemoryPlan and switch deep-feature reuse
-    on for turbo (off otherwise); returns whether compiled.
+def apply(pipe, plan, speed: Speed) -> bool:
+    """Switch turbo on or off and compile (or un-compile) ``pipe``'s blocks for a MemoryPlan;
+    returns whether the blocks are compiled.
 
     Idempotent: arranging the same pipeline for another plan keeps compiled code already made.
-    ``backend`` other than inductor is for tests on the CPU (dynamo tracing without codegen).
+    Inductor compiles only on a CUDA GPU with triton; other backends (tests) compile anywhere.
     """
-    mode = mode or speed()
-    if mode == "turbo":
-        turbo.enable(pipe.unet)
+    backend = speed.backend
+    if speed.uses_turbo:
+        turbo.enable(pipe.unet, speed.turbo)
     else:
         turbo.disable(pipe.unet)
     small = plan.offload == "sequential" or plan.split_guidance or plan.chunk_feed_forward
-    want = mode == "compiled" and not small and (backend != "inductor" or can_compile(plan.device))
+    want = speed.compiled and not small and (backend != "inductor" or can_compile(plan.device))
     if plan.device == "cuda":
-        # cuDNN autotuning goes with compiling (a one-off cost per shape; alone it measured
-        # no gain); small plans keep it off: trial algorithms' workspaces fight a memory cap.
-        torch.backends.cudnn.benchmark = want
+        torch.backends.cudnn.benchmark = want  # a one-off cost per shape, paid with the compile
     if want:
         configure_compiler()
     for module in blocks(pipe):
         if want and not is_compiled(module):
-            # Static shapes: SVD runs a few fixed sizes, and static kernels are the fastest.
+            # Static shapes with cuDNN autotuning measured 0.495 s/step and a 212 s first compile
+            # on an H200; dynamic shapes without it 0.537 s/step and 441 s (docs/benchmarks.md).
             module.compile(backend=backend, dynamic=False, fullgraph=False)
         elif not want and is_compiled(module):
             module._compiled_call_impl = None

@@ -17,7 +17,7 @@ from diffusers import StableVideoDiffusionPipeline
 from diffusers.models.unets.unet_spatio_temporal_condition import UNetSpatioTemporalConditionOutput
 
 from ..errors import SvdAppError
-from . import accel
+from . import accel, turbo
 from .memory import MemoryPlan, free_memory
 
 
@@ -29,7 +29,7 @@ class CachedPipeline:
     device: str
     load_seconds: float
     plan: MemoryPlan | None = None
-    speed: str | None = None  # accel mode the pipeline is arranged for
+    speed: accel.Speed | None = None  # the speed mode the pipeline is arranged for
     compiled: bool = False
 
 
@@ -39,9 +39,10 @@ class PipelineCache:
     loads: int = 0  # how many times weights were read from disk (tests assert on it)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def get(self, folder: str | Path, plan: MemoryPlan, speed: str | None = None) -> CachedPipeline:
+    def get(self, folder: str | Path, plan: MemoryPlan, speed: "str | accel.Speed | None" = None) -> CachedPipeline:
         """The pipeline for ``folder``, loaded if needed and arranged for ``plan`` and the
-        ``speed`` mode (None: ``$SVDAPP_SPEED``, else exact)."""
+        ``speed`` mode (None: ``$SVDAPP_SPEED``, else exact). A mode's knobs are part of the
+        arrangement: asking with other knobs arranges again."""
         key = (str(folder), str(plan.dtype), plan.device)
         with self.lock:
             entry = self.entries.get(key)
@@ -54,7 +55,7 @@ class PipelineCache:
                 self.clear()  # one SVD pipeline in memory at a time: they are 4+ GB each
                 entry = self._load(Path(folder), plan)
                 self.entries[key] = entry
-            speed = accel.speed(speed)
+            speed = accel.resolve(speed)
             if entry.plan != plan or entry.speed != speed:
                 entry.compiled = arrange(entry.pipe, plan, speed)
                 entry.plan, entry.speed = plan, speed
@@ -87,9 +88,10 @@ def weights_variant(folder: Path, dtype: torch.dtype) -> str | None:
     return "fp16" if has_fp16 and (dtype == torch.float16 or not has_full) else None
 
 
-def arrange(pipe: StableVideoDiffusionPipeline, plan: MemoryPlan, speed: str | None = None) -> bool:
+def arrange(pipe: StableVideoDiffusionPipeline, plan: MemoryPlan, speed: accel.Speed) -> bool:
     """Place the pipeline's parts for ``plan`` (idempotent; undoes the previous plan) and
     apply the ``speed`` mode's levers; returns whether its blocks are compiled."""
+    turbo.disable(pipe.unet)  # its wrappers sit on top of the hooks removed next
     pipe.remove_all_hooks()
     unet = pipe.unet
     unet.__dict__.pop("forward", None)  # drop a guidance-split wrapper from an earlier plan

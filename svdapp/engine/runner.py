@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import Callable, TypeVar
 
 import numpy as np
 import torch
@@ -19,11 +19,12 @@ from PIL import Image
 
 from ..errors import Cancelled, OutOfMemory
 from ..presets import GenerationParams
-from . import turbo
+from . import accel, turbo
 from .cache import PipelineCache
 from .memory import MemoryPlan, free_memory, is_oom, next_frames, next_plan
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+T = TypeVar("T")
 
 
 class _Cancel(Exception):
@@ -38,90 +39,105 @@ class RunOutput:
     fallbacks: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     load_seconds: float = 0.0
-    speed: str = "exact"  # the accel speed mode the pipeline ran in
-    reuse: dict[str, int] | None = None  # turbo: UNet calls run in full and on kept deep features
+    speed: str = "exact"  # the speed mode the pipeline ran in
+    reuse: dict | None = None  # turbo: its settings and how many UNet calls ran in full / reused
 
 
 def run(cache: PipelineCache, folder: str, image: Image.Image, params: GenerationParams, plan: MemoryPlan,
-        seed: int, progress: Progress | None = None, cancel: threading.Event | None = None) -> RunOutput:
-    """Generate ``params.frames`` frames from the fitted ``image`` (already width x height)."""
+        seed: int, progress: Progress | None = None, cancel: threading.Event | None = None,
+        speed: accel.Speed | None = None) -> RunOutput:
+    """Generate ``params.frames`` frames from the fitted ``image`` (already width x height).
+
+    ``speed`` overrides ``params.speed`` with explicit knobs (the benchmark's turbo variants)."""
     report = progress or (lambda stage, done, total: None)
+    speed = accel.resolve(speed or params.speed)
     fallbacks: list[str] = []
     timings: dict[str, float] = {}
     loads_before = cache.loads
+    state = {"plan": plan, "params": params}
 
-    while True:
-        try:
-            t0 = time.perf_counter()
-            report("load", 0, 1)
-            entry = cache.get(folder, plan, params.speed)
-            timings["load"] = time.perf_counter() - t0
-            report("load", 1, 1)
-            t0 = time.perf_counter()
-            latents = _denoise(entry.pipe, image, params, seed, report, cancel)
-            timings["denoise"] = time.perf_counter() - t0
-            break
-        except _Cancel:
-            free_memory()
-            raise Cancelled() from None
-        except Exception as exc:
-            if not is_oom(exc):
-                raise
-            free_memory()
-            lower = next_plan(plan)
-            fewer = next_frames(params.frames)
-            if lower is not None:
-                fallbacks.append(f"Out of GPU memory while denoising with the {plan.name} memory plan; "
-                                 f"retried with the {lower.name} plan.")
-                plan = lower
-            elif fewer is not None:
-                fallbacks.append(f"Out of GPU memory while denoising {params.frames} frames on the {plan.name} "
-                                 f"plan; retried with {fewer} frames.")
-                params = replace(params, frames=fewer)
-            else:
-                raise OutOfMemory(
-                    "Out of GPU memory even with the smallest settings. Tried: " + " ".join(fallbacks or [plan.name]),
-                    "Close other programs using the GPU (games, browsers, other AI tools) and pick the "
-                    "Low-memory portrait preset, or use --memory cpu.") from None
+    def denoise():
+        t0 = time.perf_counter()
+        report("load", 0, 1)
+        entry = cache.get(folder, state["plan"], speed)
+        timings["load"] = time.perf_counter() - t0
+        report("load", 1, 1)
+        t0 = time.perf_counter()
+        latents = _denoise(entry.pipe, image, state["params"], seed, report, cancel)
+        timings["denoise"] = time.perf_counter() - t0
+        return entry, latents
 
-    chunk = min(params.decode_chunk, plan.max_decode_chunk or params.decode_chunk)
-    while True:
-        try:
-            t0 = time.perf_counter()
-            frames = _decode(entry.pipe, latents, chunk, report, cancel)
-            timings["decode"] = time.perf_counter() - t0
-            break
-        except _Cancel:
-            free_memory()
-            raise Cancelled() from None
-        except Exception as exc:
-            if not is_oom(exc):
-                raise
-            free_memory()
-            if chunk == 1:
-                raise OutOfMemory("Out of GPU memory while decoding even one frame at a time. Tried: "
-                                  + " ".join(fallbacks + [f"decode chunk {chunk}"]),
-                                  "Close other programs using the GPU and pick the Low-memory portrait "
-                                  "preset, or a smaller --width/--height.") from None
-            fallbacks.append(f"Out of GPU memory while decoding {chunk} frames at a time; "
-                             f"decoded {chunk // 2} at a time instead.")
-            chunk //= 2
+    def smaller_denoise() -> None:
+        plan, params = state["plan"], state["params"]
+        lower, fewer = next_plan(plan), next_frames(params.frames)
+        if lower is not None:
+            fallbacks.append(f"Out of GPU memory while denoising with the {plan.name} memory plan; "
+                             f"retried with the {lower.name} plan.")
+            state["plan"] = lower
+        elif fewer is not None:
+            fallbacks.append(f"Out of GPU memory while denoising {params.frames} frames on the {plan.name} "
+                             f"plan; retried with {fewer} frames.")
+            state["params"] = replace(params, frames=fewer)
+        else:
+            raise OutOfMemory(
+                "Out of GPU memory even with the smallest settings. Tried: " + " ".join(fallbacks or [plan.name]),
+                "Close other programs using the GPU (games, browsers, other AI tools) and pick the "
+                "Low-memory portrait preset, or use --memory cpu.") from None
+
+    entry, latents = _with_ladder(denoise, smaller_denoise)
+    plan, params = state["plan"], state["params"]
+    state["chunk"] = min(params.decode_chunk, plan.max_decode_chunk or params.decode_chunk)
+
+    def decode() -> np.ndarray:
+        t0 = time.perf_counter()
+        frames = _decode(entry.pipe, latents, state["chunk"], report, cancel)
+        timings["decode"] = time.perf_counter() - t0
+        return frames
+
+    def smaller_decode() -> None:
+        chunk = state["chunk"]
+        if chunk == 1:
+            raise OutOfMemory("Out of GPU memory while decoding even one frame at a time. Tried: "
+                              + " ".join(fallbacks + [f"decode chunk {chunk}"]),
+                              "Close other programs using the GPU and pick the Low-memory portrait "
+                              "preset, or a smaller --width/--height.") from None
+        fallbacks.append(f"Out of GPU memory while decoding {chunk} frames at a time; "
+                         f"decoded {chunk // 2} at a time instead.")
+        state["chunk"] = chunk // 2
+
+    frames = _with_ladder(decode, smaller_decode)
     del latents
     free_memory()
-    deep = turbo.of(entry.pipe.unet)
-    reuse = None if deep is None else {"interval": deep.interval, "unet_calls_full": deep.full_calls,
-                                       "unet_calls_reused": deep.reused_calls}
-    return RunOutput(frames, plan.name, chunk, fallbacks, timings,
-                     entry.load_seconds if cache.loads > loads_before else 0.0, entry.speed or "exact", reuse)
+    fast = turbo.of(entry.pipe.unet)
+    return RunOutput(frames, plan.name, state["chunk"], fallbacks, timings,
+                     entry.load_seconds if cache.loads > loads_before else 0.0, speed.mode,
+                     fast.summary() if fast is not None else None)
+
+
+def _with_ladder(attempt: Callable[[], T], step_down: Callable[[], None]) -> T:
+    """Run ``attempt`` until it succeeds. After an out-of-memory error, free memory and call
+    ``step_down`` (which makes the next attempt smaller, or raises OutOfMemory when nothing
+    smaller is left); after a cancel, free memory and raise Cancelled."""
+    while True:
+        try:
+            return attempt()
+        except _Cancel:
+            free_memory()
+            raise Cancelled() from None
+        except Exception as exc:
+            if not is_oom(exc):
+                raise
+            free_memory()
+            step_down()
 
 
 def _denoise(pipe, image: Image.Image, p: GenerationParams, seed: int, report: Progress,
              cancel: threading.Event | None) -> torch.Tensor:
-    deep = turbo.of(pipe.unet)
+    fast = turbo.of(pipe.unet)
 
     def on_step_end(_pipe, step: int, _t, kwargs):
-        if deep is not None:
-            deep.step_done()
+        if fast is not None:
+            fast.step_done()
         report("denoise", step + 1, p.steps)
         if cancel is not None and cancel.is_set():
             raise _Cancel()
@@ -130,8 +146,8 @@ def _denoise(pipe, image: Image.Image, p: GenerationParams, seed: int, report: P
     report("denoise", 0, p.steps)
     if cancel is not None and cancel.is_set():
         raise _Cancel()
-    if deep is not None:
-        deep.start(p.steps)
+    if fast is not None:
+        fast.start(p.steps)
     # A CPU generator gives the same noise on any device: a seed means the same video everywhere.
     generator = torch.Generator("cpu").manual_seed(seed)
     try:
@@ -141,8 +157,8 @@ def _denoise(pipe, image: Image.Image, p: GenerationParams, seed: int, report: P
                        motion_bucket_id=p.motion, noise_aug_strength=p.noise_aug, generator=generator,
                        output_type="latent", callback_on_step_end=on_step_end)
     finally:
-        if deep is not None:
-            deep.release()  # the kept features are not needed for decoding
+        if fast is not None:
+            fast.release()  # the kept features are not needed for decoding
     return out.frames
 
 
