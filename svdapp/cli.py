@@ -16,15 +16,9 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import SvdAppError
-from .presets import FIT_MODES, MEMORY_PLANS, PRESETS, SPEED_MODES
+from .presets import PRESETS
+from .vocab import Camera, Choice, Engine, Fit, Format, Framing, Loop, MemoryPlan, SpeedMode, Stage, label_of, values
 
-STAGES = {"load": "Loading model", "denoise": "Denoising", "decode": "Decoding", "encode": "Encoding",
-          "render": "Preparing camera motion", "interpolate": "Interpolating frames", "webm": "Writing WebM",
-          "gif": "Writing GIF", "poster": "Writing poster"}
-# Kept here, not imported from motion/finishing: `svdapp --help` must not load OpenCV.
-CAMERAS = ("push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "parallax")
-LOOPS = ("none", "boomerang", "crossfade")
-FRAMINGS = ("none", "16:9", "9:16", "1:1", "4:5")
 SVD_ONLY = ("steps", "motion", "noise_aug", "cond_fps", "decode_chunk", "memory", "speed")
 
 
@@ -39,43 +33,46 @@ def _add_make_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--portrait", action="store_true", help="upright 9:16 video: swaps width and height")
     p.add_argument("--width", type=int, help="frame width, a multiple of 64 (default 1024)")
     p.add_argument("--height", type=int, help="frame height, a multiple of 64 (default 576)")
-    p.add_argument("--fit", choices=FIT_MODES, help="contain: whole photo, padded (default); cover: fill and crop")
+    p.add_argument("--fit", choices=values(Fit), help=_listing(Fit, "contain"))
     p.add_argument("--steps", type=int, help="denoising steps (default 25)")
     p.add_argument("--seed", type=int, help="random seed (random when absent; the one used is printed)")
     p.add_argument("--motion", type=int, help="motion bucket id 1-255 (default 127; higher moves more)")
     p.add_argument("--noise-aug", type=float, dest="noise_aug", help="noise augmentation 0-1 (default 0.02)")
     p.add_argument("--cond-fps", type=int, dest="cond_fps", help="fps the model is conditioned on (default 6)")
     p.add_argument("--decode-chunk", type=int, dest="decode_chunk", help="frames decoded at once (default 8)")
-    p.add_argument("--memory", choices=MEMORY_PLANS, help="memory plan (default auto: picked from free VRAM)")
-    p.add_argument("--speed", choices=SPEED_MODES,
-                   help="exact: same frames as plain diffusers (default, or $SVDAPP_SPEED); compiled: torch.compile, "
-                        "faster once a first compile of minutes per video size is done; turbo: reuses the UNet's "
-                        "deep features across steps, approximate")
+    p.add_argument("--memory", choices=values(MemoryPlan), help="memory plan: " + _listing(MemoryPlan, "auto"))
+    p.add_argument("--speed", choices=values(SpeedMode),
+                   help=_listing(SpeedMode, "exact") + " (the default is $SVDAPP_SPEED when set)")
     g = p.add_argument_group("engine and finishing")
-    g.add_argument("--engine", choices=("auto", "svd", "classic"), default="auto",
+    g.add_argument("--engine", choices=values(Engine), default=Engine.AUTO.value,
                    help="svd: Stable Video Diffusion (NVIDIA GPU); classic: camera motion over the photo, no AI, "
                         "seconds on any CPU; auto (default): svd when a CUDA GPU and the model are there, or when "
                         "an SVD-only flag is given (--steps, --motion, --noise-aug, --cond-fps, --decode-chunk, "
                         "--memory, --speed), else classic")
-    g.add_argument("--camera", choices=CAMERAS, default="push-in",
+    g.add_argument("--camera", choices=values(Camera), default=Camera.PUSH_IN.value,
                    help="classic engine's camera move (default push-in); parallax separates the product from its "
                         "background (alpha channel, else GrabCut) and drifts it against it")
     g.add_argument("--seconds", type=float, help="video length in seconds (classic default 4; svd: the clip's own "
                    "length; with a loop the clip repeats to fill it, without one the last frame holds)")
-    g.add_argument("--loop", choices=LOOPS, default="none",
+    g.add_argument("--loop", choices=values(Loop), default=Loop.NONE.value,
                    help="none (default); boomerang: forward then back; crossfade: the end fades into the start, "
                         "a seamless loop (classic: the camera glides back to where it started)")
     g.add_argument("--interpolate", default="1", metavar="{1,2,4}",
                    help="2 or 4 times the frames by optical flow (e.g. SVD's 25 frames at 15 fps → 49 at 30 fps)")
-    g.add_argument("--framing", choices=FRAMINGS, default="none",
+    g.add_argument("--framing", choices=values(Framing), default=Framing.NONE.value,
                    help="pad to 16:9, 9:16, 1:1 or 4:5 without cropping the product (classic renders at 1080 px, "
                         "e.g. 1080x1920 for 9:16); none keeps --width x --height")
     g.add_argument("--background", default="edge",
                    help="padding for --framing (and around the photo in classic videos): edge (photo's border "
                         "colour, default), blur (blurred photo) or a colour (#ffffff, 255,255,255, white)")
-    g.add_argument("--formats", default="mp4",
+    g.add_argument("--formats", default=Format.MP4.value,
                    help="comma list of mp4 (always made), webm (VP9), gif, poster (PNG), or all; "
                         "e.g. --formats mp4,webm,gif,poster")
+
+
+def _listing(kind: type[Choice], default: str) -> str:
+    """``a: what a does (default); b: ...`` for a flag's help."""
+    return "; ".join(f"{m}: {m.help}" + (" (default)" if m == default else "") for m in kind)
 
 
 class ProgressLine:
@@ -88,7 +85,7 @@ class ProgressLine:
         self.last = ""
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        label = STAGES.get(stage, stage)
+        label = label_of(Stage, stage)
         text = f"{label} {done}/{total}" if total > 1 else label
         text = f"[{time.perf_counter() - self.start:6.1f}s] {text}"
         if self.tty:
@@ -130,9 +127,9 @@ def cmd_make(args: argparse.Namespace) -> int:
     print(f"  {result.frames} frames, {result.width}x{result.height}, {result.fps} fps, "
           f"{result.duration:.2f} s, H.264 — seed {result.seed} (reuse with --seed {result.seed})")
     print(f"  engine: {result.engine_label or result.engine}")
-    for label, path in (("WebM", result.webm), ("GIF", result.gif), ("poster", result.poster)):
-        if path is not None:
-            print(f"  {label}: {path}")
+    for fmt in (Format.WEBM, Format.GIF, Format.POSTER):
+        if getattr(result, fmt) is not None:
+            print(f"  {fmt.label}: {getattr(result, fmt)}")
     print(f"  settings: {result.meta_path}")
     return 0
 

@@ -33,9 +33,10 @@ from PIL import Image
 
 from . import __version__, finishing, hub, imageprep, motion, presets
 from .errors import Cancelled, InputError, OutputError, SvdAppError
-from .request import ENGINE_LABELS, ENGINES, GenerationRequest, GenerationResult, resolve_engine
+from .request import GenerationRequest, GenerationResult, resolve_engine
 from .settings import Settings, load_settings
 from .video import output_error, parse_formats, write_gif, write_mp4, write_poster, write_webm
+from .vocab import Camera, Engine, Format, Framing, Loop, Stage, parse
 
 Progress = Callable[[str, int, int], None]
 TMP_PREFIX = ".svdapp-tmp-"
@@ -53,8 +54,7 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     """Photo → video file(s) + metadata. Raises SvdAppError (with its fix) on any failure."""
     settings = settings or load_settings()
     report = progress or (lambda stage, done, total: None)
-    if request.engine not in ENGINES:
-        raise InputError(f"Unknown engine '{request.engine}'.", f"Use one of: {', '.join(ENGINES)}.")
+    requested = parse(Engine, request.engine)
     params = presets.resolve(request.preset, request.overrides, request.portrait)
     finish = finishing.validate(finishing.Finish(request.seconds, request.loop, request.interpolate,
                                                  request.framing, request.background))
@@ -64,13 +64,14 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     params = replace(params, seed=seed)
     started = time.perf_counter()
 
-    engine_name, engine_note = resolve_engine(request.engine, settings, params.memory)
+    engine_name, engine_note = resolve_engine(requested, settings, params.memory)
     photo = imageprep.load_image(request.image)
     stem = request.image_name or (Path(request.image).stem if isinstance(request.image, (str, os.PathLike)) else "photo")
     final_video, final_meta, final_dir = _targets(request, settings, stem, seed)
-    finals = {"mp4": final_video, **{f: _extra_target(final_video, final_dir, f) for f in formats if f != "mp4"}}
+    finals = {Format.MP4: final_video,
+              **{f: _extra_target(final_video, final_dir, f) for f in formats if f != Format.MP4}}
     staging_parent = _writable_parent(final_dir.parent if final_dir is not None else final_video.parent, final_video)
-    if engine_name == "svd":
+    if engine_name == Engine.SVD:
         made = _make_svd(request, settings, params, photo, finish, progress, cancel)
     else:
         made = _make_classic(request, params, photo, finish, style, report)
@@ -90,28 +91,29 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     tmp_dir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=staging_parent))
     try:
         t0 = time.perf_counter()
-        staged = {"mp4": write_mp4(frames, tmp_dir / "video.mp4", fps, preset=made.x264_preset, on_frame=tick("encode"))}
+        staged = {Format.MP4: write_mp4(frames, tmp_dir / "video.mp4", fps, preset=made.x264_preset,
+                                        on_frame=tick(Stage.ENCODE))}
         timings = {**made.timings, "encode": round(time.perf_counter() - t0, 3)}
         for fmt in formats:
-            if fmt == "mp4":
+            if fmt == Format.MP4:
                 continue
             t0 = time.perf_counter()
             target = tmp_dir / finals[fmt].name
-            if fmt == "webm":
-                staged[fmt] = write_webm(frames, target, fps, on_frame=tick("webm"))
-            elif fmt == "gif":
-                staged[fmt] = write_gif(frames, target, fps, on_frame=tick("gif"))
+            if fmt == Format.WEBM:
+                staged[fmt] = write_webm(frames, target, fps, on_frame=tick(Stage.WEBM))
+            elif fmt == Format.GIF:
+                staged[fmt] = write_gif(frames, target, fps, on_frame=tick(Stage.GIF))
             else:
-                tick("poster")(0, 1)
+                tick(Stage.POSTER)(0, 1)
                 staged[fmt] = write_poster(np.asarray(frames[0]), target)
-            timings[fmt] = round(time.perf_counter() - t0, 3)
+            timings[fmt.value] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         if final_dir is not None:
             made.still.save(tmp_dir / "input.png")
         meta = _meta(request, settings, params, made, engine_name, finish, len(frames), width, height, fps,
                      timings, photo)
         meta["output"]["video"] = str(final_video)
-        meta["output"]["files"] = {fmt: str(path) for fmt, path in finals.items()}
+        meta["output"]["files"] = {fmt.value: str(path) for fmt, path in finals.items()}
         _write_json(tmp_dir / "meta.json", meta)
         if cancel is not None and cancel.is_set():
             raise Cancelled()
@@ -119,8 +121,9 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
             os.replace(tmp_dir, final_dir)
             tmp_dir = None
         else:
-            moves = [(tmp_dir / "meta.json", final_meta), *((staged[f], finals[f]) for f in staged if f != "mp4"),
-                     (staged["mp4"], final_video)]  # the video last: it is what a user looks for
+            moves = [(tmp_dir / "meta.json", final_meta),
+                     *((staged[f], finals[f]) for f in staged if f != Format.MP4),
+                     (staged[Format.MP4], final_video)]  # the video last: it is what a user looks for
             _move_all(moves)
     except OutputError as exc:  # a writer failed inside the staging folder: name the real target
         cause = exc.__cause__
@@ -136,8 +139,8 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
         input_image=(final_dir / "input.png") if final_dir is not None else None,
         seed=seed, frames=len(frames), width=width, height=height,
         fps=fps, engine=engine_name, fallbacks=tuple(made.fallbacks), timings=timings, meta=meta,
-        webm=finals.get("webm"), gif=finals.get("gif"), poster=finals.get("poster"),
-        engine_label=ENGINE_LABELS[engine_name])
+        webm=finals.get(Format.WEBM), gif=finals.get(Format.GIF), poster=finals.get(Format.POSTER),
+        engine_label=Engine(engine_name).label)
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,7 @@ def _make_classic(request: GenerationRequest, params: presets.GenerationParams, 
     """Camera motion over the photo, rendered straight at the final size and fps: the framing
     sets the canvas, interpolation sets a higher render rate, and a crossfade loop becomes a
     camera path that returns to its start (seamless with no ghosting)."""
-    report("render", 0, 1)
+    report(Stage.RENDER, 0, 1)
     t0 = time.perf_counter()
     base_fps = request.overrides.get("fps") or CLASSIC_FPS
     fps = min(MAX_CLASSIC_FPS, int(base_fps) * finish.interpolate)  # rendered at this rate: no flow needed
@@ -191,20 +194,20 @@ def _make_classic(request: GenerationRequest, params: presets.GenerationParams, 
     else:
         seconds = CLASSIC_SECONDS
     count = max(2, round(seconds * fps))
-    if finish.framing != "none":
+    if finish.framing != Framing.NONE:
         size = finishing.canvas_size(finish.framing)
     else:
         size = (params.width, params.height)
-    looped = finish.loop == "boomerang"
-    periodic = finish.loop == "crossfade"
-    alpha = motion.load_alpha(request.image) if style == "parallax" else None
-    rendered = motion.render(photo, size, finishing.source_frames(count, "boomerang") if looped else count, style,
+    looped = finish.loop == Loop.BOOMERANG
+    periodic = finish.loop == Loop.CROSSFADE
+    alpha = motion.load_alpha(request.image) if style == Camera.PARALLAX else None
+    rendered = motion.render(photo, size, finishing.source_frames(count, Loop.BOOMERANG) if looped else count, style,
                              finish.background, params.fit, alpha, periodic, params.seed)
-    clip = finishing.loop(rendered.clip, "boomerang") if looped else rendered.clip
-    clip = finishing.fit_length(clip, count, closed=finish.loop != "none")
+    clip = finishing.loop(rendered.clip, Loop.BOOMERANG) if looped else rendered.clip
+    clip = finishing.fit_length(clip, count, closed=finish.loop != Loop.NONE)
     timings = {"prepare": round(time.perf_counter() - t0, 3)}
-    report("render", 1, 1)
-    meta = {"classic": {"camera": rendered.style, "camera_label": motion.MOTION_LABELS[rendered.style],
+    report(Stage.RENDER, 1, 1)
+    meta = {"classic": {"camera": rendered.style, "camera_label": rendered.style.label,
                         "separation": rendered.separation, "seconds": round(count / fps, 3), "size": list(size)}}
     import cv2
 
@@ -216,7 +219,7 @@ def _make_classic(request: GenerationRequest, params: presets.GenerationParams, 
 
 def _extra_target(video: Path, final_dir: Path | None, fmt: str) -> Path:
     """Where an extra format goes: beside video.mp4 in the job folder, or beside --out."""
-    if fmt == "poster":
+    if fmt == Format.POSTER:
         return video.with_name("poster.png") if final_dir is not None else video.with_name(f"{video.stem}-poster.png")
     return video.with_suffix(f".{fmt}")
 
@@ -280,9 +283,9 @@ def _meta(request, settings, params, made, engine_name, finish, frames, width, h
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "engine": engine_name,
         "engine_requested": request.engine,
-        "engine_label": ENGINE_LABELS[engine_name],
-        "model": settings.model if engine_name == "svd" else None,
-        "revision": (settings.revision or "main") if engine_name == "svd" else None,
+        "engine_label": Engine(engine_name).label,
+        "model": settings.model if engine_name == Engine.SVD else None,
+        "revision": (settings.revision or "main") if engine_name == Engine.SVD else None,
         "preset": request.preset,
         "seed": params.seed,
         "settings": params.to_dict(),

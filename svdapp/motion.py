@@ -28,23 +28,18 @@ from PIL import Image, ImageOps
 from .errors import InputError
 from .finishing import Background, Box, Clip, parse_background, place
 from .imageprep import ImageSource
+from .vocab import Camera, parse
 
-MOTION_STYLES = ("push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "parallax")
-MOTION_LABELS = {"push-in": "Slow push-in", "pull-out": "Pull-out", "pan-left": "Pan left", "pan-right": "Pan right",
-                 "tilt-up": "Tilt up", "tilt-down": "Tilt down", "parallax": "2.5D parallax"}
 ALIASES = {"tilt": "tilt-up", "zoom-in": "push-in", "zoom-out": "pull-out", "zoom": "push-in", "pan": "pan-right"}
-DEFAULT_STYLE = "push-in"
+DEFAULT_STYLE = Camera.PUSH_IN
 STAGE_MARGIN = 1.12  # stage = frame x this: the zoom range, and the room a pan or tilt travels
 PARALLAX_SHIFT = (0.07, 0.03)  # product, background: how far each drifts, as a share of the width
 PARALLAX_ZOOM = (1.05, 1.02)
 MASK_SIDE = 256  # GrabCut and inpainting run on a copy this size: the mask is feathered anyway
 
 
-def validate_style(style: str) -> str:
-    name = ALIASES.get(str(style).strip().lower(), str(style).strip().lower())
-    if name not in MOTION_STYLES:
-        raise InputError(f"Unknown camera motion '{style}'.", f"Use one of: {', '.join(MOTION_STYLES)}.")
-    return name
+def validate_style(style: str) -> Camera:
+    return parse(Camera, style, ALIASES)
 
 
 def ease(t: float) -> float:
@@ -122,29 +117,28 @@ def _clamp(view: View, stage: tuple[int, int], size: tuple[int, int]) -> View:
 
 def camera(style: str, p: float, stage: tuple[int, int], size: tuple[int, int]) -> list[View]:
     """The view(s) at eased progress p in [0, 1]: one, or [background, product] for parallax."""
+    style = validate_style(style)
     sw, sh = stage
     full = min(sw / size[0], sh / size[1])  # zoom at which one stage pixel is one output pixel
     c = (sw / 2, sh / 2)
-    if style == "push-in":
+    if style == Camera.PUSH_IN:
         return [View(*c, full ** p)]
-    if style == "pull-out":
+    if style == Camera.PULL_OUT:
         return [View(*c, full ** (1 - p))]
     travel_x = (sw - size[0]) / 2  # room either side at zoom ``full`` (one stage pixel per pixel)
     travel_y = (sh - size[1]) / 2
-    if style in ("pan-left", "pan-right"):
-        sign = 1 if style == "pan-right" else -1
+    if style in (Camera.PAN_LEFT, Camera.PAN_RIGHT):
+        sign = 1 if style == Camera.PAN_RIGHT else -1
         return [_clamp(View(c[0] + sign * (2 * p - 1) * travel_x, c[1], full), stage, size)]
-    if style in ("tilt-up", "tilt-down"):
-        sign = -1 if style == "tilt-up" else 1
+    if style in (Camera.TILT_UP, Camera.TILT_DOWN):
+        sign = -1 if style == Camera.TILT_UP else 1
         return [_clamp(View(c[0], c[1] + sign * (2 * p - 1) * travel_y, full), stage, size)]
-    if style == "parallax":
-        views = []
-        for shift, zoom in zip(reversed(PARALLAX_SHIFT), reversed(PARALLAX_ZOOM)):
-            z = full * zoom ** p
-            dx = (p - 0.5) * shift * size[0] * full / z  # camera moves right: the scene drifts left
-            views.append(View(c[0] + dx, c[1], z))
-        return [_clamp(views[0], stage, size), views[1]]
-    raise InputError(f"Unknown camera motion '{style}'.", f"Use one of: {', '.join(MOTION_STYLES)}.")
+    views = []  # parallax
+    for shift, zoom in zip(reversed(PARALLAX_SHIFT), reversed(PARALLAX_ZOOM)):
+        z = full * zoom ** p
+        dx = (p - 0.5) * shift * size[0] * full / z  # camera moves right: the scene drifts left
+        views.append(View(c[0] + dx, c[1], z))
+    return [_clamp(views[0], stage, size), views[1]]
 
 
 def _warp(plane: np.ndarray, m: np.ndarray, size: tuple[int, int], border: int = cv2.BORDER_REFLECT) -> np.ndarray:
@@ -336,7 +330,7 @@ def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, 
     notes: list[str] = []
     separation = None
     fg = None
-    if style == "parallax":
+    if style == Camera.PARALLAX:
         if alpha is not None and alpha.shape[:2] == rgb.shape[:2]:
             mask, separation = alpha.astype(np.float32) / 255, "alpha"
         else:
@@ -344,7 +338,7 @@ def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, 
         stage_mask = _fit_mask(mask, box, stage) if mask is not None else None
         if stage_mask is None or stage_mask.max() < 0.5:
             notes.append("Parallax: could not tell the product from its background; used a slow push-in instead.")
-            style, separation = "push-in", None
+            style, separation = Camera.PUSH_IN, None
         else:
             base, fg = _layers(stage_rgb, stage_mask)
     if fg is None:
@@ -375,5 +369,5 @@ def still(photo: Image.Image | np.ndarray, size: tuple[int, int], background: Ba
     return Image.fromarray(canvas)
 
 
-__all__ = ["MOTION_STYLES", "MOTION_LABELS", "DEFAULT_STYLE", "Rendered", "View", "camera", "ease", "grabcut_mask",
+__all__ = ["DEFAULT_STYLE", "Rendered", "View", "camera", "ease", "grabcut_mask",
            "load_alpha", "render", "stage_size", "still", "validate_style", "view_rect"]

@@ -6,10 +6,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
 
 from .errors import InputError
+from .vocab import Fit, MemoryPlan, SpeedMode, parse
 
-MEMORY_PLANS = ("auto", "high", "normal", "low", "minimal", "cpu")
-SPEED_MODES = ("exact", "compiled", "turbo")  # engine/accel.py says what each does
-FIT_MODES = ("contain", "cover")
 MAX_FRAMES = 100
 MAX_SIDE = 2048
 
@@ -29,10 +27,10 @@ class GenerationParams:
     min_guidance: float = 1.0
     max_guidance: float = 3.0
     decode_chunk: int = 8
-    memory: str = "auto"
-    fit: str = "contain"
+    memory: str = MemoryPlan.AUTO
+    fit: str = Fit.CONTAIN
     seed: int | None = None
-    speed: str | None = None  # SVD speed mode; None: $SVDAPP_SPEED, else exact
+    speed: str | None = None  # SVD SpeedMode; None: $SVDAPP_SPEED, else exact
 
     @property
     def portrait(self) -> bool:
@@ -65,7 +63,7 @@ PRESETS: dict[str, Preset] = {
                GenerationParams(frames=50, fps=25, steps=30, decode_chunk=4)),
         Preset("lowmem-portrait", "Low-memory portrait",
                "25 frames, 576x1024 (9:16), low memory plan, decode chunk 2 — for 8 GB cards",
-               GenerationParams(frames=25, fps=15, width=576, height=1024, memory="low",
+               GenerationParams(frames=25, fps=15, width=576, height=1024, memory=MemoryPlan.LOW,
                                 decode_chunk=2)),
     )
 }
@@ -89,12 +87,12 @@ def resolve(preset: str | None = None, overrides: Mapping[str, Any] | None = Non
     params = replace(PRESETS[name].params, **overrides)
     if portrait and params.width > params.height:
         params = replace(params, width=params.height, height=params.width)
-    validate(params)
-    return params
+    return validate(params)
 
 
-def validate(p: GenerationParams) -> None:
-    """Raise an InputError naming the first bad value and what is allowed."""
+def validate(p: GenerationParams) -> GenerationParams:
+    """``p`` with its choices normalised (``"CPU"`` → cpu), or an InputError naming the first
+    bad value and what is allowed."""
     def need(ok: bool, what: str, fix: str) -> None:
         if not ok:
             raise InputError(what, fix)
@@ -120,10 +118,7 @@ def validate(p: GenerationParams) -> None:
          "Use min 1.0 and max 3.0.")
     need(is_int(p.decode_chunk) and 1 <= p.decode_chunk <= MAX_FRAMES,
          f"Decode chunk must be 1–{MAX_FRAMES}, got {p.decode_chunk}.", "Use --decode-chunk 8, or 2 on small cards.")
-    need(p.memory in MEMORY_PLANS, f"Unknown memory plan '{p.memory}'.", f"Use one of: {', '.join(MEMORY_PLANS)}.")
-    need(p.speed is None or p.speed in SPEED_MODES, f"Unknown speed mode '{p.speed}'.",
-         "Use exact (default, same frames as diffusers), compiled (faster after a first compile of minutes) "
-         "or turbo (approximate).")
-    need(p.fit in FIT_MODES, f"Unknown fit '{p.fit}'.", "Use contain (pad) or cover (crop).")
     need(p.seed is None or (is_int(p.seed) and 0 <= p.seed < 2**32),
          f"Seed must be 0–{2**32 - 1}, got {p.seed}.", "Leave it out for a random seed.")
+    return replace(p, memory=parse(MemoryPlan, p.memory), fit=parse(Fit, p.fit),
+                   speed=None if p.speed is None else parse(SpeedMode, p.speed))

@@ -10,17 +10,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .imageprep import ImageSource
 from .presets import DEFAULT_PRESET
+from .vocab import Camera, Engine, Format, Framing, Loop
 
 if TYPE_CHECKING:
     from .settings import Settings
-
-ENGINES = ("auto", "svd", "classic")
-DEFAULT_ENGINE = "auto"
-ENGINE_LABELS = {
-    "auto": "Auto: Stable Video Diffusion on an NVIDIA GPU, else classic motion",
-    "svd": "Stable Video Diffusion img2vid-XT 1.1",
-    "classic": "Classic motion, no AI",
-}
 
 
 @dataclass(frozen=True)
@@ -29,18 +22,18 @@ class GenerationRequest:
     preset: str = DEFAULT_PRESET
     overrides: Mapping[str, Any] = field(default_factory=dict)  # GenerationParams fields; None = preset's
     portrait: bool = False
-    engine: str = DEFAULT_ENGINE  # auto | svd | classic (see resolve_engine)
+    engine: str = Engine.AUTO  # see resolve_engine
     out: Path | None = None  # an .mp4 path; None → outputs/<id>/video.mp4
     image_name: str | None = None  # shown in the output folder name when image is not a path
-    # Classic engine: the camera move (svdapp.motion.MOTION_STYLES).
-    motion_style: str = "push-in"
+    # Classic engine: the camera move.
+    motion_style: str = Camera.PUSH_IN
     # Finishing, both engines (svdapp.finishing); these defaults leave SVD's frames untouched.
     seconds: float | None = None  # None: the engine's own length (classic: 4 s)
-    loop: str = "none"  # none | boomerang | crossfade
+    loop: str = Loop.NONE
     interpolate: int = 1  # 1, 2 or 4 x the frames (optical flow)
-    framing: str = "none"  # none | 16:9 | 9:16 | 1:1 | 4:5
+    framing: str = Framing.NONE
     background: str = "edge"  # padding: edge | blur | a colour such as #ffffff
-    formats: tuple[str, ...] = ("mp4",)  # mp4 always; plus webm, gif, poster
+    formats: tuple[str, ...] = (Format.MP4,)  # mp4 always; plus webm, gif, poster
 
 
 @dataclass(frozen=True)
@@ -79,20 +72,20 @@ def resolve_engine(engine: str, settings: "Settings", memory: str = "auto") -> t
     classic. Cheap: no torch import when the model is missing or the machine has no NVIDIA
     driver.
     """
-    if engine != "auto":
+    if engine != Engine.AUTO:
         return engine, None
     from . import hub
 
     folder = hub.local_folder(settings)
     on_disk = folder is not None and hub.is_complete(folder)
     if not on_disk and not settings.token:
-        return "classic", ("Made with the classic engine (camera motion, no AI): the Stable Video Diffusion model "
+        return Engine.CLASSIC, ("Made with the classic engine (camera motion, no AI): the Stable Video Diffusion model "
                            "is not downloaded. Set HF_TOKEN and run `svdapp download` for AI video.")
     if memory == "cpu":
-        return "svd", None
+        return Engine.SVD, None
     if _has_cuda():
-        return "svd", None
-    return "classic", ("Made with the classic engine (camera motion, no AI): no CUDA GPU was found. "
+        return Engine.SVD, None
+    return Engine.CLASSIC, ("Made with the classic engine (camera motion, no AI): no CUDA GPU was found. "
                        "Stable Video Diffusion needs an NVIDIA GPU (8 GB+); --engine svd --memory cpu runs it "
                        "on the processor (hours).")
 

@@ -10,6 +10,7 @@ from PIL import Image, ImageDraw
 from svdapp import motion
 from svdapp.errors import InputError
 from svdapp.testimage import make_test_product
+from svdapp.vocab import Camera
 
 SIZE = (192, 108)
 FRAMES = 24
@@ -92,7 +93,7 @@ def test_motion_is_eased_slow_at_both_ends(photo):
     assert speed[0] < 0.2 * middle and speed[-1] < 0.2 * middle
 
 
-@pytest.mark.parametrize("style", motion.MOTION_STYLES)
+@pytest.mark.parametrize("style", list(Camera))
 def test_camera_never_sees_past_the_photo(style):
     size = (1080, 1920)
     stage = motion.stage_size(size)
@@ -157,7 +158,7 @@ def test_frame_heights_that_are_not_a_multiple_of_four_render(photo):
 
 
 def test_bad_style_and_size_say_what_to_use(photo):
-    with pytest.raises(InputError, match="Unknown camera motion") as err:
+    with pytest.raises(InputError, match="Unknown camera move") as err:
         motion.render(photo, SIZE, 4, "spin")
     assert "push-in" in err.value.hint
     with pytest.raises(InputError, match="even"):

@@ -19,6 +19,7 @@ from .. import presets
 from ..errors import InputError
 from ..request import GenerationRequest
 from ..settings import Settings, load_settings
+from ..vocab import Engine, MemoryPlan, parse
 from .catalog import Product, load_catalog
 from .manifest import (append_record, failed_record, is_complete, locked, read_manifest, remove_stale_staging,
                        repair_manifest_end, write_csv_view)
@@ -103,7 +104,7 @@ def _plan(products: Sequence[Product], options: BatchOptions, state: _BatchState
 def _run_on_ray(todo: list[Task], options: BatchOptions, settings: Settings, params: presets.GenerationParams,
                 state: _BatchState) -> None:
     engine = options.engine or _default_engine()
-    if engine == "svd" and not options.address:
+    if engine == Engine.SVD and not options.address:
         from ..hub import ensure_model
         ensure_model(settings)  # download once here, not once per worker; fail early without a model
     # After ray.init: Ray installs its own SIGTERM handler, which would exit without cleanup.
@@ -150,9 +151,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def _uses_gpu(engine: str, memory: str, resources: Mapping[str, float]) -> bool:
     """GPU workers for SVD; "auto" takes the GPUs when there are some (each worker then picks
     svd or classic exactly as a single run does), CPU workers otherwise."""
-    if memory == "cpu" or engine not in ("svd", "auto"):
+    if memory == MemoryPlan.CPU or engine == Engine.CLASSIC:
         return False
-    return engine == "svd" or resources.get("GPU", 0) > 0
+    return engine == Engine.SVD or resources.get("GPU", 0) > 0
 
 
 def _default_engine() -> str:
@@ -160,9 +161,8 @@ def _default_engine() -> str:
 
 
 def _check_engine(engine: str | None) -> None:
-    from ..request import ENGINES
-    if engine is not None and engine not in ENGINES:
-        raise InputError(f"Unknown engine '{engine}'.", f"Use one of: {', '.join(ENGINES)}.")
+    if engine is not None:
+        parse(Engine, engine)
 
 
 def _absolute_model(settings: Settings) -> Settings:

@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
-from ..presets import SPEED_MODES
+from ..vocab import SpeedMode as SPEED_MODES
 from . import turbo
 
 SPEED_ENV = "SVDAPP_SPEED"

@@ -12,10 +12,10 @@ from pathlib import Path
 import gradio as gr
 
 from .. import __version__, presets
-from ..cli import CAMERAS  # a plain tuple: importing motion would load OpenCV
 from ..errors import Cancelled, SvdAppError
 from .api import add_endpoints
-from .controls import FITS, GENERATE_LABELS, ORIENTATIONS, PRESET_CHOICES, advanced_fields, finishing_fields
+from ..vocab import Camera, Engine, Fit
+from .controls import FITS, ORIENTATIONS, PRESET_CHOICES, advanced_fields, finishing_fields, generate_label
 from .environment import env_view, save_token_ui, validate_token_ui
 from .forms import CUSTOM, FIELDS, make_request, orientation_of, preset_fields, turn
 from .generation import CancelBoard, result_metadata, run_generation
@@ -71,7 +71,7 @@ def build_app(exposed: bool = False) -> gr.Blocks:
                     orientation = gr.Radio(ORIENTATIONS, value=orientation_of(start_values["width"],
                                                                               start_values["height"]),
                                            label="Orientation", elem_id="orientation")
-                    fit = gr.Radio(FITS, value="contain", label="Fit", elem_id="fit")
+                    fit = gr.Radio(FITS, value=Fit.CONTAIN.value, label="Fit", elem_id="fit")
 
                 gr.Markdown("### <span class='step'>D3</span>Settings", elem_classes="step-title")
                 preset = gr.Radio(PRESET_CHOICES, value=start, label="Preset", elem_id="preset")
@@ -82,7 +82,7 @@ def build_app(exposed: bool = False) -> gr.Blocks:
                     extras = finishing_fields()
 
                 with gr.Row():
-                    generate_btn = gr.Button(GENERATE_LABELS["auto"], variant="primary", size="lg", scale=3,
+                    generate_btn = gr.Button(generate_label(Engine.AUTO), variant="primary", size="lg", scale=3,
                                              elem_id="generate-btn")
                     cancel_btn = gr.Button("Cancel", variant="stop", size="lg", scale=1, interactive=False,
                                            elem_id="cancel-btn")
@@ -146,7 +146,7 @@ def build_app(exposed: bool = False) -> gr.Blocks:
         orientation.input(turn_fields, [orientation, form["width"], form["height"]],
                           [form["width"], form["height"]], concurrency_limit=None, api_visibility="private")
 
-        extras["engine"].change(lambda engine: gr.Button(value=GENERATE_LABELS.get(engine, GENERATE_LABELS["svd"])),
+        extras["engine"].change(lambda engine: gr.Button(value=generate_label(engine)),
                                 extras["engine"], generate_btn, queue=False, api_visibility="private")
         form["random_seed"].change(lambda random: gr.Number(interactive=not random), form["random_seed"],
                                    form["seed"], queue=False, api_visibility="private")
@@ -244,7 +244,7 @@ def build_app(exposed: bool = False) -> gr.Blocks:
                             extras["interpolate"]: str(fin.get("interpolate") or 1),
                             extras["framing"]: fin.get("framing") or "none"})
             camera = (meta.get("classic") or {}).get("camera")
-            if camera in CAMERAS:
+            if camera in Camera:
                 updates[extras["motion_style"]] = camera
             return updates
 

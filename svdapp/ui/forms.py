@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import presets
 from ..errors import InputError
+from ..vocab import Orientation
 
 CUSTOM = "custom"
 # Form fields that map one-to-one onto GenerationParams (fit lives in D2, seed has a checkbox).
@@ -23,14 +24,14 @@ def preset_fields(name: str) -> dict[str, Any]:
     return {k: "" if params[k] is None else params[k] for k in FIELDS}  # "": the default speed
 
 
-def orientation_of(width: int, height: int) -> str:
-    return "portrait" if height > width else "landscape"
+def orientation_of(width: int, height: int) -> Orientation:
+    return Orientation.PORTRAIT if height > width else Orientation.LANDSCAPE
 
 
 def turn(width: int, height: int, orientation: str) -> tuple[int, int]:
     """Width and height with the long side where the orientation wants it."""
     long, short = max(width, height), min(width, height)
-    return (short, long) if orientation == "portrait" else (long, short)
+    return (short, long) if orientation == Orientation.PORTRAIT else (long, short)
 
 
 def _int(value: Any) -> int | None:

@@ -12,9 +12,8 @@ import gradio as gr
 
 from ..errors import Cancelled, SvdAppError
 from ..settings import load_settings
+from ..vocab import Stage, label_of
 from .views import error_text
-
-STAGE_LABELS = {"load": "Loading model", "denoise": "Denoising", "decode": "Decoding frames", "encode": "Encoding video"}
 
 
 @dataclass
@@ -60,8 +59,8 @@ class ProgressReporter:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self.progress is None:
             return
-        label = STAGE_LABELS.get(stage, stage)
-        if stage == "denoise":
+        label = label_of(Stage, stage)
+        if stage == Stage.DENOISE:
             label = f"{label} step {done}/{total}{self._eta(done, total)}"
         elif total > 1:
             label = f"{label} {done}/{total}"
