@@ -112,7 +112,7 @@ def cmd_make(args: argparse.Namespace) -> int:
         engine = "svd"  # a flag only SVD reads says which engine is meant: don't drop it silently
     request = GenerationRequest(image=args.image, preset=args.preset, overrides=overrides,
                                 portrait=args.portrait, out=args.out, engine=engine,
-                                motion_style=args.camera, seconds=args.seconds, loop=args.loop,
+                                camera=args.camera, seconds=args.seconds, loop=args.loop,
                                 interpolate=args.interpolate, framing=args.framing, background=args.background,
                                 formats=tuple(args.formats.split(",")))
     progress = ProgressLine()
@@ -184,7 +184,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchOptions, BatchProgress, format_summary, run_batch
     from .presets import PARAM_NAMES
 
-    finish = {field: getattr(args, dest) for dest, field in BATCH_REQUEST_FLAGS.items() if hasattr(args, dest)}
+    finish = {field: getattr(args, field) for field in BATCH_REQUEST_FLAGS if hasattr(args, field)}
     if isinstance(finish.get("formats"), str):
         finish["formats"] = tuple(finish["formats"].split(","))
     overrides = {k: getattr(args, k) for k in PARAM_NAMES if hasattr(args, k)}
@@ -223,9 +223,8 @@ def add_batch_args(p: argparse.ArgumentParser) -> None:
             p._add_action(action)
 
 
-# `make` flags that batch passes on as GenerationRequest fields: flag dest → field name.
-BATCH_REQUEST_FLAGS = {"camera": "motion_style", "seconds": "seconds", "loop": "loop", "interpolate": "interpolate",
-                       "framing": "framing", "background": "background", "formats": "formats"}
+# `make` flags that batch passes on as GenerationRequest fields of the same name.
+BATCH_REQUEST_FLAGS = ("camera", "seconds", "loop", "interpolate", "framing", "background", "formats")
 
 
 def build_parser() -> argparse.ArgumentParser:

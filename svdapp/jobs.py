@@ -31,7 +31,7 @@ import av
 import numpy as np
 from PIL import Image
 
-from . import __version__, finishing, hub, imageprep, motion, presets
+from . import __version__, classic, finishing, hub, imageprep, presets
 from .errors import Cancelled, InputError, OutputError, SvdAppError
 from .request import GenerationRequest, GenerationResult, resolve_engine
 from .settings import Settings, load_settings
@@ -59,7 +59,7 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     finish = finishing.validate(finishing.Finish(request.seconds, request.loop, request.interpolate,
                                                  request.framing, request.background))
     formats = parse_formats(request.formats)
-    style = motion.validate_style(request.motion_style)
+    camera = classic.parse_camera(request.camera)
     seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
     params = replace(params, seed=seed)
     started = time.perf_counter()
@@ -74,7 +74,7 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     if engine_name == Engine.SVD:
         made = _make_svd(request, settings, params, photo, finish, progress, cancel)
     else:
-        made = _make_classic(request, params, photo, finish, style, report)
+        made = _make_classic(request, params, photo, finish, camera, report)
     if engine_note:
         made = replace(made, fallbacks=(engine_note, *made.fallbacks))
     frames, fps = made.frames, made.fps
@@ -179,7 +179,7 @@ def _make_svd(request: GenerationRequest, settings: Settings, params: presets.Ge
 
 
 def _make_classic(request: GenerationRequest, params: presets.GenerationParams, photo: Image.Image,
-                  finish: finishing.Finish, style: str, report: Progress) -> _Made:
+                  finish: finishing.Finish, camera: Camera, report: Progress) -> _Made:
     """Camera motion over the photo, rendered straight at the final size and fps: the framing
     sets the canvas, interpolation sets a higher render rate, and a crossfade loop becomes a
     camera path that returns to its start (seamless with no ghosting)."""
@@ -200,20 +200,20 @@ def _make_classic(request: GenerationRequest, params: presets.GenerationParams, 
         size = (params.width, params.height)
     looped = finish.loop == Loop.BOOMERANG
     periodic = finish.loop == Loop.CROSSFADE
-    alpha = motion.load_alpha(request.image) if style == Camera.PARALLAX else None
-    rendered = motion.render(photo, size, finishing.source_frames(count, Loop.BOOMERANG) if looped else count, style,
+    alpha = classic.load_alpha(request.image) if camera == Camera.PARALLAX else None
+    rendered = classic.render(photo, size, finishing.source_frames(count, Loop.BOOMERANG) if looped else count, camera,
                              finish.background, params.fit, alpha, periodic, params.seed)
     clip = finishing.loop(rendered.clip, Loop.BOOMERANG) if looped else rendered.clip
     clip = finishing.fit_length(clip, count, closed=finish.loop != Loop.NONE)
     timings = {"prepare": round(time.perf_counter() - t0, 3)}
     report(Stage.RENDER, 1, 1)
-    meta = {"classic": {"camera": rendered.style, "camera_label": rendered.style.label,
+    meta = {"classic": {"camera": rendered.camera, "camera_label": rendered.camera.label,
                         "separation": rendered.separation, "seconds": round(count / fps, 3), "size": list(size)}}
     import cv2
 
     versions = {"python": platform.python_version(), "opencv": cv2.__version__, "av": av.__version__,
                 "numpy": np.__version__}
-    return _Made(clip, fps, motion.still(photo, size, finish.background, params.fit), timings, rendered.notes, meta,
+    return _Made(clip, fps, classic.still(photo, size, finish.background, params.fit), timings, rendered.notes, meta,
                  versions, x264_preset=CLASSIC_X264_PRESET)
 
 

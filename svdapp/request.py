@@ -26,7 +26,7 @@ class GenerationRequest:
     out: Path | None = None  # an .mp4 path; None → outputs/<id>/video.mp4
     image_name: str | None = None  # shown in the output folder name when image is not a path
     # Classic engine: the camera move.
-    motion_style: str = Camera.PUSH_IN
+    camera: str = Camera.PUSH_IN
     # Finishing, both engines (svdapp.finishing); these defaults leave SVD's frames untouched.
     seconds: float | None = None  # None: the engine's own length (classic: 4 s)
     loop: str = Loop.NONE

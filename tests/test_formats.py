@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svdapp import motion, video
+from svdapp import classic, video
 from svdapp.errors import InputError, OutputError
 from svdapp.testimage import make_test_product
 
@@ -23,7 +23,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def clip():
     """30 frames, 160x90, of the classic push-in: one second at 30 fps."""
-    return motion.render(make_test_product(320, 240), (160, 90), 30, "push-in").clip
+    return classic.render(make_test_product(320, 240), (160, 90), 30, "push-in").clip
 
 
 def gif_info(path: Path) -> tuple[tuple[int, int], int, int | None]:
@@ -68,14 +68,14 @@ def test_rgb_frames_keep_their_colours_through_the_fast_path(tmp_path):
 
 def test_planes_are_laid_out_right_when_height_is_not_a_multiple_of_four(tmp_path):
     """4:5 is 1080x1350: half of 1350 is odd. Colours must survive the YUV fast path."""
-    c = motion.render(make_test_product(200, 150), (96, 70), 4, "pan-left").clip
+    c = classic.render(make_test_product(200, 150), (96, 70), 4, "pan-left").clip
     decoded = video.read_frames(video.write_mp4(c, tmp_path / "v.mp4", 10))
     assert decoded.shape == (4, 70, 96, 3)
     assert np.abs(decoded.astype(int) - np.stack(list(c))).mean() < 2.5
 
 
 def test_gif_stays_small_for_a_full_hd_portrait_clip(tmp_path):
-    big = motion.render(make_test_product(640, 480), (1080, 1920), 30, "pan-right").clip
+    big = classic.render(make_test_product(640, 480), (1080, 1920), 30, "pan-right").clip
     path = video.write_gif(big, tmp_path / "big.gif", 30)
     size, frames, _ = gif_info(path)
     assert size == (270, 480) and frames == 15
@@ -114,7 +114,7 @@ def test_classic_job_writes_every_format_in_its_folder(app_env, tmp_path, produc
     from svdapp.jobs import list_history, run_request
     from svdapp.request import GenerationRequest
 
-    result = run_request(GenerationRequest(image=product_photo, engine="classic", motion_style="pan-left",
+    result = run_request(GenerationRequest(image=product_photo, engine="classic", camera="pan-left",
                                            seconds=1.0, overrides={"fps": 12, "width": 192, "height": 128},
                                            loop="boomerang", formats=("webm", "gif", "poster")))
     folder = result.video.parent

@@ -50,7 +50,7 @@ def add_endpoints(board: CancelBoard) -> None:
         values = dict(frames=frames, steps=steps, fps=fps, cond_fps=cond_fps, motion=motion, noise_aug=noise_aug,
                       width=width, height=height, decode_chunk=decode_chunk, seed=seed, memory=memory, fit=fit,
                       speed=speed)
-        extras = dict(engine=engine, motion_style=camera, loop=loop, framing=framing, formats=formats,
+        extras = dict(engine=engine, camera=camera, loop=loop, framing=framing, formats=formats,
                       seconds=seconds, interpolate=interpolate)
         try:
             req = make_request(image, preset, values, extras)

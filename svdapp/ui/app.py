@@ -245,7 +245,7 @@ def build_app(exposed: bool = False) -> gr.Blocks:
                             extras["framing"]: fin.get("framing") or "none"})
             camera = (meta.get("classic") or {}).get("camera")
             if camera in Camera:
-                updates[extras["motion_style"]] = camera
+                updates[extras["camera"]] = camera
             return updates
 
         reuse_btn.click(reuse, selected, [*form.values(), *extras.values(), preset, preset_info, fit, orientation,

@@ -66,8 +66,8 @@ def finishing_fields() -> dict[str, gr.components.Component]:
     """Engine choice and the finishing steps; keys are GenerationRequest field names."""
     engine = gr.Radio(ENGINE_CHOICES, value=Engine.AUTO.value, label="Engine", elem_id="field-engine")
     with gr.Row():
-        motion_style = gr.Dropdown(values(Camera), value=Camera.PUSH_IN.value, label="Camera move (classic engine)",
-                                   elem_id="field-motion_style")
+        camera = gr.Dropdown(values(Camera), value=Camera.PUSH_IN.value, label="Camera move (classic engine)",
+                             elem_id="field-camera")
         loop = gr.Radio(values(Loop), value=Loop.NONE.value, label="Loop", info="boomerang: there and back; crossfade: "
                         "seamless", elem_id="field-loop")
     with gr.Row():
@@ -79,5 +79,5 @@ def finishing_fields() -> dict[str, gr.components.Component]:
                               elem_id="field-framing")
     formats = gr.CheckboxGroup(EXTRA_FORMATS, value=[], label="Also write", info="MP4 (H.264) is always made",
                                elem_id="field-formats")
-    return {"engine": engine, "motion_style": motion_style, "loop": loop, "seconds": seconds,
+    return {"engine": engine, "camera": camera, "loop": loop, "seconds": seconds,
             "interpolate": interpolate, "framing": framing, "formats": formats}

@@ -71,7 +71,7 @@ def make_request(image: Any, preset: str, values: dict[str, Any], extras: dict[s
 def request_extras(extras: dict[str, Any]) -> dict[str, Any]:
     """Engine and finishing choices (None/"" = the request's default) → GenerationRequest fields."""
     out: dict[str, Any] = {}
-    for name in ("engine", "motion_style", "loop", "framing"):
+    for name in ("engine", "camera", "loop", "framing"):
         if extras.get(name):
             out[name] = str(extras[name])
     if extras.get("seconds") not in (None, "", 0):
