@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from .errors import InputError
+from .errors import InputError, Suggestion
 from .finishing import Background, Box, Clip, parse_background, place
 from .imageprep import ImageSource
 from .vocab import Camera, parse
@@ -322,7 +322,7 @@ def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, 
     if w % 2 or h % 2 or w < 16 or h < 16:
         raise InputError(f"Frame size must be even and at least 16x16, got {w}x{h}.", "Use e.g. 1080x1920.")
     if frames < 1:
-        raise InputError(f"Frames must be at least 1, got {frames}.", "Use --seconds 4.")
+        raise InputError(f"Frames must be at least 1, got {frames}.", "Use {fix}.", Suggestion("seconds", 4))
     rgb = np.asarray(photo.convert("RGB")) if isinstance(photo, Image.Image) else np.asarray(photo)
     bg = parse_background(background) if isinstance(background, str) else background
     stage = stage_size(size)

@@ -12,14 +12,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import __version__
-from .errors import SvdAppError
-from .presets import PRESETS
+from .errors import SvdAppError, Suggestion, as_flags, describe_error
+from .presets import PARAM_NAMES, PRESETS
+from .request import SVD_ONLY, GenerationRequest
 from .vocab import Camera, Choice, Engine, Fit, Format, Framing, Loop, MemoryPlan, SpeedMode, Stage, label_of, values
 
-SVD_ONLY = ("steps", "motion", "noise_aug", "cond_fps", "decode_chunk", "memory", "speed")
+# `make` flags that are GenerationRequest fields of the same name (batch passes them on too).
+REQUEST_FLAGS = ("engine", "camera", "seconds", "loop", "interpolate", "framing", "background", "formats")
 
 
 def _add_make_args(p: argparse.ArgumentParser) -> None:
@@ -44,11 +46,11 @@ def _add_make_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", choices=values(SpeedMode),
                    help=_listing(SpeedMode, "exact") + " (the default is $SVDAPP_SPEED when set)")
     g = p.add_argument_group("engine and finishing")
+    svd_flags = ", ".join(as_flags([Suggestion(name)]) for name in SVD_ONLY)
     g.add_argument("--engine", choices=values(Engine), default=Engine.AUTO.value,
                    help="svd: Stable Video Diffusion (NVIDIA GPU); classic: camera motion over the photo, no AI, "
                         "seconds on any CPU; auto (default): svd when a CUDA GPU and the model are there, or when "
-                        "an SVD-only flag is given (--steps, --motion, --noise-aug, --cond-fps, --decode-chunk, "
-                        "--memory, --speed), else classic")
+                        f"an SVD-only flag is given ({svd_flags}), else classic")
     g.add_argument("--camera", choices=values(Camera), default=Camera.PUSH_IN.value,
                    help="classic engine's camera move (default push-in); parallax separates the product from its "
                         "background (alpha channel, else GrabCut) and drifts it against it")
@@ -101,24 +103,19 @@ class ProgressLine:
             self.stream.write("\n")
 
 
+def request_from_args(args: argparse.Namespace) -> GenerationRequest:
+    """The GenerationRequest that ``make``'s flags stand for."""
+    return GenerationRequest(image=args.image, preset=args.preset, overrides=_overrides(args),
+                             portrait=args.portrait, out=args.out, **_request_fields(args))
+
+
 def cmd_make(args: argparse.Namespace) -> int:
     from .jobs import run_request
-    from .request import GenerationRequest
 
-    overrides = {k: getattr(args, k) for k in ("frames", "fps", "width", "height", "steps", "seed", "motion",
-                                               "noise_aug", "cond_fps", "decode_chunk", "memory", "fit", "speed")}
-    engine = args.engine
-    if engine == "auto" and any(overrides[k] is not None for k in SVD_ONLY):
-        engine = "svd"  # a flag only SVD reads says which engine is meant: don't drop it silently
-    request = GenerationRequest(image=args.image, preset=args.preset, overrides=overrides,
-                                portrait=args.portrait, out=args.out, engine=engine,
-                                camera=args.camera, seconds=args.seconds, loop=args.loop,
-                                interpolate=args.interpolate, framing=args.framing, background=args.background,
-                                formats=tuple(args.formats.split(",")))
     progress = ProgressLine()
     cancel = threading.Event()
     try:
-        result = run_request(request, progress=progress, cancel=cancel)
+        result = run_request(request_from_args(args), progress=progress, cancel=cancel)
     finally:
         progress.done()
     for note in result.fallbacks:
@@ -132,6 +129,18 @@ def cmd_make(args: argparse.Namespace) -> int:
             print(f"  {fmt.label}: {getattr(result, fmt)}")
     print(f"  settings: {result.meta_path}")
     return 0
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The GenerationParams flags (None: not given, the preset's)."""
+    return {name: getattr(args, name) for name in PARAM_NAMES if hasattr(args, name)}
+
+
+def _request_fields(args: argparse.Namespace) -> dict[str, Any]:
+    fields = {name: getattr(args, name) for name in REQUEST_FLAGS if hasattr(args, name)}
+    if isinstance(fields.get("formats"), str):
+        fields["formats"] = tuple(fields["formats"].split(","))
+    return fields
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -182,19 +191,11 @@ def add_serve_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchOptions, BatchProgress, format_summary, run_batch
-    from .presets import PARAM_NAMES
 
-    finish = {field: getattr(args, field) for field in BATCH_REQUEST_FLAGS if hasattr(args, field)}
-    if isinstance(finish.get("formats"), str):
-        finish["formats"] = tuple(finish["formats"].split(","))
-    overrides = {k: getattr(args, k) for k in PARAM_NAMES if hasattr(args, k)}
-    engine = args.engine
-    if engine == "auto" and any(overrides.get(k) is not None for k in SVD_ONLY):
-        engine = "svd"  # as in `make`: a flag only SVD reads says which engine is meant
-    options = BatchOptions(input=args.input, out_dir=args.out, preset=args.preset, engine=engine,
-                           overrides=overrides,
-                           request_fields=finish, portrait=args.portrait, gpus=args.gpus, workers=args.workers,
-                           address=args.address)
+    fields = _request_fields(args)
+    options = BatchOptions(input=args.input, out_dir=args.out, preset=args.preset, engine=fields.pop("engine"),
+                           overrides=_overrides(args), request_fields=fields, portrait=args.portrait, gpus=args.gpus,
+                           workers=args.workers, address=args.address)
     summary = run_batch(options, progress=BatchProgress())
     print(format_summary(summary))
     if summary.interrupted:
@@ -203,7 +204,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def add_batch_args(p: argparse.ArgumentParser) -> None:
-    from .presets import PARAM_NAMES
     p.add_argument("--input", type=Path, required=True, metavar="FOLDER|catalog.csv",
                    help="a folder of product photos (SKU = file name) or a CSV with columns sku,image and "
                         "optional preset,seed,orientation,motion (image paths relative to the CSV)")
@@ -218,13 +218,8 @@ def add_batch_args(p: argparse.ArgumentParser) -> None:
     template = argparse.ArgumentParser(add_help=False)
     _add_make_args(template)
     for action in template._actions:
-        if action.dest in ("preset", "portrait", "engine") or action.dest in PARAM_NAMES \
-                or action.dest in BATCH_REQUEST_FLAGS:
+        if action.dest in ("preset", "portrait") or action.dest in PARAM_NAMES or action.dest in REQUEST_FLAGS:
             p._add_action(action)
-
-
-# `make` flags that batch passes on as GenerationRequest fields of the same name.
-BATCH_REQUEST_FLAGS = ("camera", "seconds", "loop", "interpolate", "framing", "background", "formats")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -286,7 +281,6 @@ def _run(func: Callable[[], int]) -> int:
     except Exception as exc:
         if os.environ.get("SVDAPP_DEBUG"):
             raise
-        from .jobs import describe_error
         err = describe_error(exc)
         print(f"error: {err.message}\n  fix: {err.hint}", file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from PIL import ImageColor
 
-from .errors import InputError
+from .errors import InputError, Suggestion
 from .vocab import INTERPOLATIONS, Framing, Loop, Stage, parse
 
 # The usual size of each shape on the channels that use it (the classic engine renders at it).
@@ -69,7 +69,7 @@ def validate(finish: Finish) -> Finish:
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds) \
                 or not MIN_SECONDS <= seconds <= MAX_SECONDS:
             raise InputError(f"Seconds must be {MIN_SECONDS:g}–{MAX_SECONDS:g}, got {seconds}.",
-                             "Use --seconds 4 (a short product loop) up to 60.")
+                             "Use {fix} (a short product loop) up to 60.", Suggestion("seconds", 4))
         seconds = float(seconds)
     parse_background(finish.background)
     return Finish(seconds, loop, factor, framing, str(finish.background).strip())
@@ -85,7 +85,7 @@ def parse_interpolate(value: int | str) -> int:
             factor = -1
     if factor not in INTERPOLATIONS:
         raise InputError(f"Interpolation must be 1, 2 or 4, got '{value}'.",
-                         "Use --interpolate 2 (twice the frames) or 4.")
+                         "Use {fix} (twice the frames) or 4.", Suggestion("interpolate", 2))
     return factor
 
 
@@ -255,7 +255,8 @@ def interpolate(frames: Sequence[np.ndarray] | np.ndarray, factor: int, method: 
     if factor == 1 or n < 2:
         return frames
     if factor not in INTERPOLATIONS:
-        raise InputError(f"Interpolation must be 1, 2 or 4, got {factor}.", "Use --interpolate 2 or 4.")
+        raise InputError(f"Interpolation must be 1, 2 or 4, got {factor}.", "Use {fix} or 4.",
+                         Suggestion("interpolate", 2))
     if method not in FLOW_METHODS:
         raise InputError(f"Unknown optical-flow method '{method}'.", f"Use one of: {', '.join(FLOW_METHODS)}.")
     h, w = frames.shape[1:3]

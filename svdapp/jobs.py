@@ -32,11 +32,11 @@ import numpy as np
 from PIL import Image
 
 from . import __version__, classic, finishing, hub, imageprep, presets
-from .errors import Cancelled, InputError, OutputError, SvdAppError
+from .errors import Cancelled, InputError, OutputError
 from .request import GenerationRequest, GenerationResult, resolve_engine
 from .settings import Settings, load_settings
 from .video import output_error, parse_formats, write_gif, write_mp4, write_poster, write_webm
-from .vocab import Camera, Engine, Format, Framing, Loop, Stage, parse
+from .vocab import Camera, Engine, Format, Framing, Loop, Stage
 
 Progress = Callable[[str, int, int], None]
 TMP_PREFIX = ".svdapp-tmp-"
@@ -54,7 +54,6 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     """Photo → video file(s) + metadata. Raises SvdAppError (with its fix) on any failure."""
     settings = settings or load_settings()
     report = progress or (lambda stage, done, total: None)
-    requested = parse(Engine, request.engine)
     params = presets.resolve(request.preset, request.overrides, request.portrait)
     finish = finishing.validate(finishing.Finish(request.seconds, request.loop, request.interpolate,
                                                  request.framing, request.background))
@@ -64,7 +63,8 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     params = replace(params, seed=seed)
     started = time.perf_counter()
 
-    engine_name, engine_note = resolve_engine(requested, settings, params.memory)
+    choice = resolve_engine(request, settings)
+    engine_name = choice.engine
     photo = imageprep.load_image(request.image)
     stem = request.image_name or (Path(request.image).stem if isinstance(request.image, (str, os.PathLike)) else "photo")
     final_video, final_meta, final_dir = _targets(request, settings, stem, seed)
@@ -75,8 +75,8 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
         made = _make_svd(request, settings, params, photo, finish, progress, cancel)
     else:
         made = _make_classic(request, params, photo, finish, camera, report)
-    if engine_note:
-        made = replace(made, fallbacks=(engine_note, *made.fallbacks))
+    if choice.note:
+        made = replace(made, fallbacks=(choice.note, *made.fallbacks))
     frames, fps = made.frames, made.fps
     width, height = finishing.frame_size(frames)
 
@@ -323,10 +323,3 @@ def list_history(outputs_dir: Path, limit: int = 100) -> list[dict[str, Any]]:
     items.sort(key=lambda m: m.get("created", ""), reverse=True)
     return items[:limit]
 
-
-def describe_error(exc: BaseException) -> SvdAppError:
-    """Any exception → the SvdAppError a user sees (unknown ones keep their first line)."""
-    if isinstance(exc, SvdAppError):
-        return exc
-    return SvdAppError(f"Unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                       "Run `svdapp check`; if it passes, report this message with the command you ran.")

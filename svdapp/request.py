@@ -1,4 +1,5 @@
-"""The one request → result contract every shell (CLI, UI, API, batch) uses."""
+"""The one request → result contract every shell (CLI, UI, API, batch) uses, and the rule
+for which engine serves a request (so every shell picks the same one)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .imageprep import ImageSource
 from .presets import DEFAULT_PRESET
-from .vocab import Camera, Engine, Format, Framing, Loop
+from .vocab import Camera, Engine, Format, Framing, Loop, parse
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -64,30 +65,47 @@ class GenerationResult:
         return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}
 
 
-def resolve_engine(engine: str, settings: "Settings", memory: str = "auto") -> tuple[str, str | None]:
-    """The engine that will run, and why auto chose classic (a note for the user) or None.
+# GenerationParams fields only the SVD engine reads.
+SVD_ONLY = ("steps", "motion", "noise_aug", "cond_fps", "decode_chunk", "memory", "speed")
 
-    auto → svd when the model is usable (on disk, or downloadable with a token) and a CUDA
-    GPU is there, or when the user asked for SVD on the processor (--memory cpu); otherwise
-    classic. Cheap: no torch import when the model is missing or the machine has no NVIDIA
-    driver.
+
+def engine_asked(engine: str, overrides: Mapping[str, Any]) -> Engine:
+    """The engine a request names. "auto" with an SVD-only setting means SVD: the user set
+    something only SVD reads, and a classic video would silently drop it."""
+    asked = parse(Engine, engine)
+    if asked == Engine.AUTO and any(overrides.get(name) is not None for name in SVD_ONLY):
+        return Engine.SVD
+    return asked
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    engine: Engine  # svd or classic, never auto
+    note: str | None = None  # why auto chose classic, for the user
+
+
+def resolve_engine(request: GenerationRequest, settings: "Settings") -> EngineChoice:
+    """The engine that will run the request, and why when auto chose classic.
+
+    auto → svd when an SVD-only setting is given (``engine_asked``), or when the model is
+    usable (on disk, or downloadable with a token) and a CUDA GPU is there; otherwise classic.
+    Cheap: no torch import when the model is missing or the machine has no NVIDIA driver.
     """
-    if engine != Engine.AUTO:
-        return engine, None
+    asked = engine_asked(request.engine, request.overrides)
+    if asked != Engine.AUTO:
+        return EngineChoice(asked)
     from . import hub
 
     folder = hub.local_folder(settings)
     on_disk = folder is not None and hub.is_complete(folder)
     if not on_disk and not settings.token:
-        return Engine.CLASSIC, ("Made with the classic engine (camera motion, no AI): the Stable Video Diffusion model "
-                           "is not downloaded. Set HF_TOKEN and run `svdapp download` for AI video.")
-    if memory == "cpu":
-        return Engine.SVD, None
+        return EngineChoice(Engine.CLASSIC, "Made with the classic engine (camera motion, no AI): the Stable Video "
+                            "Diffusion model is not downloaded. Set HF_TOKEN and run `svdapp download` for AI video.")
     if _has_cuda():
-        return Engine.SVD, None
-    return Engine.CLASSIC, ("Made with the classic engine (camera motion, no AI): no CUDA GPU was found. "
-                       "Stable Video Diffusion needs an NVIDIA GPU (8 GB+); --engine svd --memory cpu runs it "
-                       "on the processor (hours).")
+        return EngineChoice(Engine.SVD)
+    return EngineChoice(Engine.CLASSIC, "Made with the classic engine (camera motion, no AI): no CUDA GPU was found. "
+                        "Stable Video Diffusion needs an NVIDIA GPU (8 GB+); choose the SVD engine with the cpu "
+                        "memory plan to run it on the processor (hours).")
 
 
 def _has_cuda() -> bool:

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 import av
 import numpy as np
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, Suggestion
 from .vocab import Format, values
 
 Frames = Sequence[np.ndarray] | np.ndarray  # each H x W x 3 uint8 RGB
@@ -230,7 +230,8 @@ def parse_formats(formats: str | Sequence[str] | None) -> tuple[Format, ...]:
     unknown = [n for n in names if n not in Format]
     if unknown:
         raise InputError(f"Unknown format(s): {', '.join(unknown)}.",
-                         f"Use a comma list of {', '.join(values(Format))} (or all), e.g. --formats mp4,webm,gif.")
+                         f"Use a comma list of {', '.join(values(Format))} (or all), e.g. {{fix}}.",
+                         Suggestion("formats", "mp4,webm,gif"))
     return tuple(f for f in Format if f == Format.MP4 or f in names)
 
 

@@ -4,6 +4,7 @@ and comes out of a real run of either engine; the WebM plays in Chromium."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import huggingface_hub  # noqa: F401  imported outside app_env: it reads HF_HUB_OFFLINE once, at import
@@ -221,10 +222,11 @@ def test_webm_plays_in_chromium(clip, tmp_path):
     ("hub", None, "auto", "classic", "not downloaded"),
     ("hub", "hf_example", "auto", "classic", "no CUDA GPU"),
 ])
-def test_auto_engine_choice_and_its_reason(app_env, monkeypatch, tiny_model, model, token, memory, engine, why):
+def test_auto_engine_choice_and_its_reason(app_env, monkeypatch, tiny_model, product_photo, model, token, memory,
+                                          engine, why):
     import sys
 
-    from svdapp.request import resolve_engine
+    from svdapp.request import GenerationRequest, resolve_engine
     from svdapp.settings import load_settings
 
     if Path("/proc/driver/nvidia/version").exists():
@@ -233,8 +235,9 @@ def test_auto_engine_choice_and_its_reason(app_env, monkeypatch, tiny_model, mod
     if token:
         monkeypatch.setenv("HF_TOKEN", token)
     torch_loaded = "torch" in sys.modules
-    chosen, note = resolve_engine("auto", load_settings(), memory)
-    assert chosen == engine
-    assert (note is None) if why is None else (why in note and "classic" in note)
-    assert resolve_engine("svd", load_settings(), memory) == ("svd", None)
+    request = GenerationRequest(image=product_photo, overrides={"memory": memory} if memory != "auto" else {})
+    choice = resolve_engine(request, load_settings())
+    assert choice.engine == engine
+    assert (choice.note is None) if why is None else (why in choice.note and "classic" in choice.note)
+    assert resolve_engine(replace(request, engine="svd"), load_settings()).engine == "svd"
     assert torch_loaded or "torch" not in sys.modules  # deciding is cheap: torch stays unloaded

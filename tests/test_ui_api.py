@@ -113,8 +113,7 @@ def test_auth_and_exposure_rules(tmp_path):
 
 
 def test_form_values_map_to_request_fields():
-    from svdapp.ui.forms import make_request, overrides_from, preset_fields, turn
-    from svdapp.ui.views import ui_hint
+    from svdapp.ui.forms import changed_fields, make_request, overrides_from, preset_fields, turn
 
     assert preset_fields("lowmem-portrait")["height"] == 1024
     assert turn(1024, 576, "portrait") == (576, 1024) and turn(576, 1024, "landscape") == (1024, 576)
@@ -124,9 +123,9 @@ def test_form_values_map_to_request_fields():
     assert preset_fields("fast")["speed"] == ""  # the dropdown's "Default" choice
     req = make_request("photo.jpg", "custom", {"frames": 9})
     assert req.preset == "standard" and dict(req.overrides) == {"frames": 9}
-    assert ui_hint("or pass --memory cpu to run anyway.") == "or pass Advanced → Memory plan = cpu to run anyway."
-    assert ui_hint("--engine svd --memory cpu runs it") == \
-        "Engine & finishing → Engine = svd, Advanced → Memory plan = cpu runs it"
+    untouched = {**preset_fields("fast"), "seed": 5}
+    assert changed_fields(untouched, "fast") == {"seed": 5}  # the form holds every field; only changes count
+    assert changed_fields({**untouched, "steps": 30}, "fast") == {"steps": 30, "seed": 5}
     extras = make_request("p.jpg", "fast", {}, {"engine": "classic", "formats": "gif,poster", "seconds": 2,
                                                 "interpolate": "2", "loop": "", "framing": None})
     assert (extras.engine, extras.formats, extras.seconds, extras.interpolate, extras.loop) == \

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from ..errors import InputError, SvdAppError
+from ..errors import InputError, SvdAppError, describe_error
 from ..settings import Settings
 from .manifest import EXTRA_OUTPUTS, base_record, failed_record, now_iso
 from .tasks import Task
@@ -41,7 +41,7 @@ Report = Callable[[dict[str, Any]], None]
 
 def generate_one(task: Task, settings: Settings, worker: str = "local") -> dict[str, Any]:
     """Make one product's video; every failure becomes a ``failed`` record, never an exception."""
-    from ..jobs import describe_error, run_request
+    from ..jobs import run_request
     started, started_iso = time.perf_counter(), now_iso()
     try:
         result = run_request(task.request, settings)

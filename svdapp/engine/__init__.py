@@ -23,7 +23,7 @@ import platform  # noqa: E402
 
 from PIL import Image  # noqa: E402
 
-from ..errors import SvdAppError  # noqa: E402
+from ..errors import SvdAppError, Suggestion  # noqa: E402
 from ..presets import GenerationParams  # noqa: E402
 from .cache import PipelineCache  # noqa: E402
 from .device import DeviceInfo, device_info  # noqa: E402
@@ -56,7 +56,8 @@ def generate(folder: str, image: Image.Image, params: GenerationParams, seed: in
         raise SvdAppError(
             "No CUDA GPU was found; on the processor one 25-frame 1024x576 SVD video takes an hour "
             "or more (~160 TFLOP per step).",
-            "Run on a computer with an NVIDIA GPU (8 GB+), or pass --memory cpu to run on the processor anyway.")
+            "Run on a computer with an NVIDIA GPU (8 GB+), or pass {fix} to run on the processor anyway.",
+            Suggestion("memory", "cpu"))
     return run(CACHE, folder, image, params, plan, seed, progress, cancel)
 
 

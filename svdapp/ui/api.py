@@ -3,14 +3,22 @@
 
 from __future__ import annotations
 
+import json
+from typing import Sequence
+
 import gradio as gr
 
 from .. import presets
-from ..errors import SvdAppError
+from ..errors import SvdAppError, Suggestion
 from .environment import check_report
 from .forms import make_request
 from .generation import CancelBoard, result_metadata, run_generation
 from .views import error_text
+
+
+def parameter_words(suggestions: Sequence[Suggestion]) -> str:
+    """``memory="cpu"``: the API's words for suggested settings (its parameters are the settings' names)."""
+    return ", ".join(s.setting if s.value is None else f"{s.setting}={json.dumps(s.value)}" for s in suggestions)
 
 
 def add_endpoints(board: CancelBoard) -> None:
@@ -59,7 +67,7 @@ def add_endpoints(board: CancelBoard) -> None:
                 req = replace(req, portrait=True)
             result = run_generation(req, progress, board.arm(request.session_hash))
         except SvdAppError as exc:
-            raise gr.Error(error_text(exc), title="Could not make the video") from None
+            raise gr.Error(error_text(exc, parameter_words), title="Could not make the video") from None
         finally:
             board.disarm(request.session_hash)
         return str(result.video), result_metadata(result)

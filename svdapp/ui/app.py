@@ -17,11 +17,11 @@ from .api import add_endpoints
 from ..vocab import Camera, Engine, Fit
 from .controls import FITS, ORIENTATIONS, PRESET_CHOICES, advanced_fields, finishing_fields, generate_label
 from .environment import env_view, save_token_ui, validate_token_ui
-from .forms import CUSTOM, FIELDS, make_request, orientation_of, preset_fields, turn
+from .forms import CUSTOM, FIELDS, changed_fields, make_request, orientation_of, preset_fields, turn
 from .generation import CancelBoard, result_metadata, run_generation
 from .history import gallery_value, history_items
 from .theme import LOGO, TAGLINE, TITLE
-from .views import error_text, model_note, other_files, preview_frame, result_markdown, ui_hint
+from .views import error_text, model_note, other_files, preview_frame, result_markdown
 
 
 def build_app(exposed: bool = False) -> gr.Blocks:
@@ -162,7 +162,8 @@ def build_app(exposed: bool = False) -> gr.Blocks:
             values["seed"] = None if data[form["random_seed"]] else data[form["seed"]]
             values["fit"] = data[fit]
             try:
-                req = make_request(data[photo], data[base_preset], values, {k: data[c] for k, c in extras.items()})
+                req = make_request(data[photo], data[base_preset], changed_fields(values, data[base_preset]),
+                                   {k: data[c] for k, c in extras.items()})
                 result = run_generation(req, progress, board.get(request.session_hash))
             except Cancelled:
                 gr.Info("Cancelled — nothing was written.")
@@ -170,7 +171,7 @@ def build_app(exposed: bool = False) -> gr.Blocks:
             except SvdAppError as exc:
                 raise gr.Error(error_text(exc), title="Could not make the video") from None
             for note in result.fallbacks:
-                gr.Warning(ui_hint(note))
+                gr.Warning(note)
             meta = result_metadata(result)
             own = [*data[own_results], str(result.video.parent)]
             items = history_items(own, not exposed)

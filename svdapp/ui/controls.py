@@ -73,10 +73,10 @@ def finishing_fields() -> dict[str, gr.components.Component]:
     with gr.Row():
         seconds = gr.Number(value=None, minimum=0, label="Length (s)", info="empty: the clip's own length",
                             elem_id="field-seconds")
-        interpolate = gr.Radio([str(n) for n in INTERPOLATIONS], value="1", label="Frame interpolation", info="× frames, smoother",
-                               elem_id="field-interpolate")
-        framing = gr.Dropdown(values(Framing), value=Framing.NONE.value, label="Framing", info="pad to a shape, no crop",
-                              elem_id="field-framing")
+        interpolate = gr.Radio([str(n) for n in INTERPOLATIONS], value="1", label="Frame interpolation",
+                               info="× frames, smoother", elem_id="field-interpolate")
+        framing = gr.Dropdown(values(Framing), value=Framing.NONE.value, label="Framing",
+                              info="pad to a shape, no crop", elem_id="field-framing")
     formats = gr.CheckboxGroup(EXTRA_FORMATS, value=[], label="Also write", info="MP4 (H.264) is always made",
                                elem_id="field-formats")
     return {"engine": engine, "camera": camera, "loop": loop, "seconds": seconds,

@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import SvdAppError
+from ..errors import SvdAppError, describe_error
 from ..settings import Settings, load_settings, mask_token, save_token
 from .views import error_text
 
@@ -44,7 +44,6 @@ def env_view() -> tuple[str, Any]:
     try:
         report = check_report()
     except Exception as exc:  # a broken check must still leave the page usable
-        from ..jobs import describe_error
         return f"✗ The environment check itself failed: {error_text(describe_error(exc))}", gr.Accordion(open=True)
     problems = sum(1 for c in report["checks"] if not c["ok"] and c["required"])
     label = ("D1 · Environment — ready ✓" if report["ready"] else

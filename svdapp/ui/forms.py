@@ -24,6 +24,19 @@ def preset_fields(name: str) -> dict[str, Any]:
     return {k: "" if params[k] is None else params[k] for k in FIELDS}  # "": the default speed
 
 
+def changed_fields(values: dict[str, Any], preset: str) -> dict[str, Any]:
+    """The form's values without those still equal to the preset's. The form holds every field;
+    only what the user changed is an override (an untouched SVD-only field must not choose SVD)."""
+    base = preset_fields(_base(preset))
+    return {k: v for k, v in values.items() if k not in base or v != base[k]}
+
+
+def _base(preset: str | None) -> str:
+    """The preset a form stands on ("custom" stands on the default)."""
+    name = (preset or presets.DEFAULT_PRESET).strip().lower()
+    return presets.DEFAULT_PRESET if name == CUSTOM else name
+
+
 def orientation_of(width: int, height: int) -> Orientation:
     return Orientation.PORTRAIT if height > width else Orientation.LANDSCAPE
 
@@ -62,9 +75,7 @@ def make_request(image: Any, preset: str, values: dict[str, Any], extras: dict[s
     from ..request import GenerationRequest
     if not image:
         raise InputError("No product photo yet.", "Drop a photo into D2 (or paste one) first.")
-    name = (preset or presets.DEFAULT_PRESET).strip().lower()
-    base = presets.DEFAULT_PRESET if name == CUSTOM else name
-    return GenerationRequest(image=image, preset=base, overrides=overrides_from(values),
+    return GenerationRequest(image=image, preset=_base(preset), overrides=overrides_from(values),
                              **request_extras(extras or {}))
 
 

@@ -1,5 +1,5 @@
 """One run from the browser: a cancel Event per session (CancelBoard), progress as stage words
-with an ETA (ProgressReporter), and ``run_request`` with every failure turned into a gr.Error."""
+with an ETA (ProgressReporter), and ``run_request`` with every failure turned into an SvdAppError."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import Cancelled, SvdAppError
+from ..errors import Cancelled, SvdAppError, describe_error
 from ..settings import load_settings
 from ..vocab import Stage, label_of
-from .views import error_text
 
 
 @dataclass
@@ -76,23 +75,20 @@ class ProgressReporter:
 
 
 def run_generation(request, progress: gr.Progress | None, cancel: threading.Event):
-    """run_request with every failure turned into a readable gr.Error."""
-    from ..jobs import describe_error, run_request
+    """run_request with every failure turned into an SvdAppError (the caller words its fix)."""
+    from ..jobs import run_request
     if cancel.is_set():  # cancelled while waiting in the queue: skip loading the model at all
         raise Cancelled()
     if progress is not None:
         progress(0, desc="Preparing the photo")
     try:
-        result = run_request(request, load_settings(), progress=ProgressReporter(progress), cancel=cancel)
-    except Cancelled:
+        return run_request(request, load_settings(), progress=ProgressReporter(progress), cancel=cancel)
+    except SvdAppError:
         raise
     except Exception as exc:
-        err = describe_error(exc)
-        if not isinstance(exc, SvdAppError):
-            import traceback
-            traceback.print_exc()  # for the person running the server; the browser gets the one-line form
-        raise gr.Error(error_text(err), title="Could not make the video") from None
-    return result
+        import traceback
+        traceback.print_exc()  # for the person running the server; the browser gets the one-line form
+        raise describe_error(exc) from None
 
 
 def result_metadata(result) -> dict[str, Any]:

@@ -1,45 +1,47 @@
-"""What the page shows: hints that name controls instead of CLI flags, error lines, the
+"""What the page shows: an error's fix in the page's words (the control to change), the
 model-input preview, and a result's summary and extra files (for a new run or a history item)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import gradio as gr
 
-from ..errors import SvdAppError
+from ..errors import SvdAppError, Suggestion, Words
+from ..vocab import Choice, Engine
 
-# CLI flags named in engine hints → where the same setting lives in this UI.
-UI_NAMES = {"--memory": "Advanced → Memory plan", "--frames": "Advanced → Frames", "--steps": "Advanced → Steps",
-            "--width": "Advanced → Width", "--height": "Advanced → Height", "--seed": "Advanced → Seed",
-            "--decode-chunk": "Advanced → Decode chunk", "--fps": "Advanced → Playback fps",
-            "--motion": "Advanced → Motion strength", "--noise-aug": "Advanced → Noise augmentation",
-            "--cond-fps": "Advanced → Conditioning fps", "--speed": "Advanced → Speed", "--engine": "Engine & finishing → Engine",
-            "--camera": "Engine & finishing → Camera move", "--loop": "Engine & finishing → Loop",
-            "--framing": "Engine & finishing → Framing", "--formats": "Engine & finishing → Also write",
-            "--fit": "D2 → Fit", "--portrait": "D2 → Orientation"}
-FLAG_RUN = re.compile(r"--[a-z-]+(?: (?!--)[\w.,#-]+)?(?: --[a-z-]+(?: (?!--)[\w.,#-]+)?)*")
-FLAG = re.compile(r"(--[a-z-]+)(?: ((?!--)[\w.,#-]+))?")
-
-
-def ui_hint(hint: str) -> str:
-    """Engine hints name CLI flags; in the browser, name the control instead.
-
-    ``pass --engine svd --memory cpu`` → ``pass Engine & finishing → Engine = svd, Advanced → Memory plan = cpu``.
-    """
-    def one(m: re.Match) -> str:
-        name = UI_NAMES.get(m.group(1))
-        if name is None:
-            return m.group(0)
-        return f"{name} = {m.group(2)}" if m.group(2) else name
-
-    return FLAG_RUN.sub(lambda run: ", ".join(one(m) for m in FLAG.finditer(run.group(0))), hint)
+# Where each setting an error can suggest lives on the page, and the set its control lists
+# by label (the others show their values as they are).
+CONTROLS: dict[str, tuple[str, type[Choice] | None]] = {
+    "frames": ("Advanced → Frames", None), "steps": ("Advanced → Steps", None),
+    "fps": ("Advanced → Playback fps", None), "cond_fps": ("Advanced → Conditioning fps", None),
+    "motion": ("Advanced → Motion strength", None), "noise_aug": ("Advanced → Noise augmentation", None),
+    "width": ("Advanced → Width", None), "height": ("Advanced → Height", None), "seed": ("Advanced → Seed", None),
+    "decode_chunk": ("Advanced → Decode chunk", None), "memory": ("Advanced → Memory plan", None),
+    "speed": ("Advanced → Speed", None), "engine": ("Engine & finishing → Engine", Engine),
+    "camera": ("Engine & finishing → Camera move", None), "loop": ("Engine & finishing → Loop", None),
+    "seconds": ("Engine & finishing → Length (s)", None),
+    "interpolate": ("Engine & finishing → Frame interpolation", None),
+    "framing": ("Engine & finishing → Framing", None), "formats": ("Engine & finishing → Also write", None),
+    "fit": ("D2 → Fit", None), "portrait": ("D2 → Orientation", None),
+}
 
 
-def error_text(err: SvdAppError) -> str:
-    return f"{err.message} — {ui_hint(err.hint)}" if err.hint else err.message
+def control_words(suggestions: Sequence[Suggestion]) -> str:
+    """``Advanced → Memory plan = cpu``: the page's words for suggested settings."""
+    def one(s: Suggestion) -> str:
+        where, kind = CONTROLS.get(s.setting, (s.setting, None))
+        if s.value is None:
+            return where
+        return f"{where} = {kind(s.value).label if kind and s.value in kind else s.value}"
+
+    return ", ".join(one(s) for s in suggestions)
+
+
+def error_text(err: SvdAppError, words: Words = control_words) -> str:
+    hint = err.fix(words)
+    return f"{err.message} — {hint}" if hint else err.message
 
 
 def preview_frame(image: str | None, width: Any, height: Any, fit: str):
@@ -87,7 +89,7 @@ def result_markdown(meta: dict[str, Any], origin: str = "") -> str:
     elif origin:
         lines.append(origin)
     for note in meta.get("fallbacks", []):
-        lines.append(f"⚠ {ui_hint(note)}")
+        lines.append(f"⚠ {note}")
     return "\n\n".join(lines)
 
 
