@@ -25,6 +25,7 @@ import numpy as np
 from PIL import ImageColor
 
 from .errors import InputError, Suggestion
+from .request import Finish
 from .vocab import INTERPOLATIONS, Framing, Loop, Stage, parse
 
 # The usual size of each shape on the channels that use it (the classic engine renders at it).
@@ -35,22 +36,6 @@ FLOW_METHODS = ("dis", "farneback")
 MAX_SECONDS = 60.0
 MIN_SECONDS = 0.5
 CROSSFADE_SHARE = 0.25  # of the clip spent fading the end into the start
-
-
-@dataclass(frozen=True)
-class Finish:
-    """What to do to the engine's frames; the defaults change nothing."""
-
-    seconds: float | None = None
-    loop: str = Loop.NONE
-    interpolate: int = 1
-    framing: str = Framing.NONE
-    background: str = "edge"  # edge | blur | a colour (#rrggbb, r,g,b or a CSS name)
-
-    @property
-    def is_identity(self) -> bool:
-        return self.seconds is None and self.loop == Loop.NONE and self.interpolate == 1 \
-            and self.framing == Framing.NONE
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,15 @@ from PIL import Image
 
 from . import __version__, classic, finishing, hub, imageprep, presets
 from .errors import Cancelled, InputError, OutputError
-from .request import GenerationRequest, GenerationResult, resolve_engine
+from .engine_output import EngineOutput
+from .history import META_NAME, THUMBNAIL_NAME, TMP_PREFIX, VIDEO_NAME
+from .request import Finish, GenerationRequest, resolve_engine
+from .result import ClassicInfo, GenerationResult, InputInfo, OutputInfo, ResultMeta
 from .settings import Settings, load_settings
 from .video import output_error, parse_formats, write_gif, write_mp4, write_poster, write_webm
 from .vocab import Camera, Engine, Format, Framing, Loop, Stage
 
 Progress = Callable[[str, int, int], None]
-TMP_PREFIX = ".svdapp-tmp-"
 CLASSIC_FPS = 30
 CLASSIC_SECONDS = 4.0
 MAX_CLASSIC_FPS = 60
@@ -55,8 +57,7 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     settings = settings or load_settings()
     report = progress or (lambda stage, done, total: None)
     params = presets.resolve(request.preset, request.overrides, request.portrait)
-    finish = finishing.validate(finishing.Finish(request.seconds, request.loop, request.interpolate,
-                                                 request.framing, request.background))
+    finish = finishing.validate(request.finish)
     formats = parse_formats(request.formats)
     camera = classic.parse_camera(request.camera)
     seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
@@ -91,7 +92,7 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
     tmp_dir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=staging_parent))
     try:
         t0 = time.perf_counter()
-        staged = {Format.MP4: write_mp4(frames, tmp_dir / "video.mp4", fps, preset=made.x264_preset,
+        staged = {Format.MP4: write_mp4(frames, tmp_dir / VIDEO_NAME, fps, preset=made.x264_preset,
                                         on_frame=tick(Stage.ENCODE))}
         timings = {**made.timings, "encode": round(time.perf_counter() - t0, 3)}
         for fmt in formats:
@@ -109,19 +110,18 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
             timings[fmt.value] = round(time.perf_counter() - t0, 3)
         timings["total"] = round(time.perf_counter() - started, 3)
         if final_dir is not None:
-            made.still.save(tmp_dir / "input.png")
-        meta = _meta(request, settings, params, made, engine_name, finish, len(frames), width, height, fps,
-                     timings, photo)
-        meta["output"]["video"] = str(final_video)
-        meta["output"]["files"] = {fmt.value: str(path) for fmt, path in finals.items()}
-        _write_json(tmp_dir / "meta.json", meta)
+            made.still.save(tmp_dir / THUMBNAIL_NAME)
+        output = OutputInfo(len(frames), width, height, fps, round(len(frames) / fps, 3), video=str(final_video),
+                            files={fmt.value: str(path) for fmt, path in finals.items()})
+        meta = _metadata(request, settings, params, finish, engine_name, made, photo, output, timings)
+        _write_json(tmp_dir / META_NAME, meta.to_json())
         if cancel is not None and cancel.is_set():
             raise Cancelled()
         if final_dir is not None:
             os.replace(tmp_dir, final_dir)
             tmp_dir = None
         else:
-            moves = [(tmp_dir / "meta.json", final_meta),
+            moves = [(tmp_dir / META_NAME, final_meta),
                      *((staged[f], finals[f]) for f in staged if f != Format.MP4),
                      (staged[Format.MP4], final_video)]  # the video last: it is what a user looks for
             _move_all(moves)
@@ -135,12 +135,9 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
             shutil.rmtree(tmp_dir, ignore_errors=True)
 
     return GenerationResult(
-        video=final_video, meta_path=final_meta,
-        input_image=(final_dir / "input.png") if final_dir is not None else None,
-        seed=seed, frames=len(frames), width=width, height=height,
-        fps=fps, engine=engine_name, fallbacks=tuple(made.fallbacks), timings=timings, meta=meta,
-        webm=finals.get(Format.WEBM), gif=finals.get(Format.GIF), poster=finals.get(Format.POSTER),
-        engine_label=Engine(engine_name).label)
+        video=final_video, meta_path=final_meta, meta=meta,
+        input_image=(final_dir / THUMBNAIL_NAME) if final_dir is not None else None,
+        webm=finals.get(Format.WEBM), gif=finals.get(Format.GIF), poster=finals.get(Format.POSTER))
 
 
 @dataclass(frozen=True)
@@ -152,7 +149,7 @@ class _Made:
     still: Image.Image  # the picture the engine started from (input.png)
     timings: dict[str, float]
     fallbacks: tuple[str, ...]
-    engine_meta: dict[str, Any]
+    meta_fields: dict[str, Any]  # the ResultMeta fields only this engine fills
     versions: dict[str, str]
     x264_preset: str = "medium"
 
@@ -163,18 +160,15 @@ def _make_svd(request: GenerationRequest, settings: Settings, params: presets.Ge
     folder = hub.ensure_model(settings)
     from . import engine  # torch is imported only when a generation really runs
 
-    out = engine.generate(str(folder), fitted, params, params.seed, progress, cancel)
+    out: EngineOutput = engine.generate(str(folder), fitted, params, params.seed, progress, cancel)
     t0 = time.perf_counter()
     frames, fps = finishing.finish(out.frames, params.fps, finish, on_progress=progress)
     timings = {k: round(v, 3) for k, v in out.timings.items()}
     if not finish.is_identity:
         timings["finish"] = round(time.perf_counter() - t0, 3)
-    meta = {"model": settings.model, "revision": settings.revision or "main", "model_folder": str(folder),
-            "memory_plan": out.plan, "decode_chunk_used": out.decode_chunk, "speed_mode": out.speed,
-            **({"turbo_reuse": out.reuse} if out.reuse else {}),
-            "model_loaded_this_run": out.load_seconds > 0, "model_load_s": round(out.load_seconds, 3),
-            "engine_frames": int(out.frames.shape[0]),
-            "engine_fps": params.fps}
+    meta = dict(model_folder=str(folder), memory_plan=out.plan, decode_chunk_used=out.decode_chunk,
+                speed_mode=out.speed, turbo_reuse=out.reuse, model_loaded_this_run=out.load_seconds > 0,
+                model_load_s=round(out.load_seconds, 3), engine_frames=int(out.frames.shape[0]), engine_fps=params.fps)
     return _Made(frames, fps, fitted, timings, tuple(out.fallbacks), meta, engine.versions())
 
 
@@ -207,8 +201,8 @@ def _make_classic(request: GenerationRequest, params: presets.GenerationParams, 
     clip = finishing.fit_length(clip, count, closed=finish.loop != Loop.NONE)
     timings = {"prepare": round(time.perf_counter() - t0, 3)}
     report(Stage.RENDER, 1, 1)
-    meta = {"classic": {"camera": rendered.camera, "camera_label": rendered.camera.label,
-                        "separation": rendered.separation, "seconds": round(count / fps, 3), "size": list(size)}}
+    meta = dict(classic=ClassicInfo(rendered.camera, rendered.camera.label, rendered.separation, round(count / fps, 3),
+                                    size))
     import cv2
 
     versions = {"python": platform.python_version(), "opencv": cv2.__version__, "av": av.__version__,
@@ -239,7 +233,7 @@ def _targets(request: GenerationRequest, settings: Settings, stem: str, seed: in
     while final_dir.exists():
         n += 1
         final_dir = settings.outputs_dir / f"{job_id}-{n}"
-    return final_dir / "video.mp4", final_dir / "meta.json", final_dir
+    return final_dir / VIDEO_NAME, final_dir / META_NAME, final_dir
 
 
 def _move_all(moves: list[tuple[Path, Path]]) -> None:
@@ -274,52 +268,16 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _meta(request, settings, params, made, engine_name, finish, frames, width, height, fps, timings,
-          photo) -> dict[str, Any]:
+def _metadata(request: GenerationRequest, settings: Settings, params: presets.GenerationParams, finish: Finish,
+              engine_name: Engine, made: _Made, photo: Image.Image, output: OutputInfo,
+              timings: dict[str, float]) -> ResultMeta:
     """Everything needed to reproduce or audit the video; never the token."""
-    meta = {
-        "app": "svdapp",
-        "app_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "engine": engine_name,
-        "engine_requested": request.engine,
-        "engine_label": Engine(engine_name).label,
-        "model": settings.model if engine_name == Engine.SVD else None,
-        "revision": (settings.revision or "main") if engine_name == Engine.SVD else None,
-        "preset": request.preset,
-        "seed": params.seed,
-        "settings": params.to_dict(),
-        "finishing": {"seconds": finish.seconds, "loop": finish.loop, "interpolate": finish.interpolate,
-                      "framing": finish.framing, "background": finish.background},
-        "memory_plan": None,
-        "decode_chunk_used": None,
-        "fallbacks": list(made.fallbacks),
-        "timings_s": timings,
-        "versions": made.versions,
-        "input": {"name": request.image_name or (Path(request.image).name if isinstance(request.image, (str, os.PathLike)) else None),
-                  "width": photo.width, "height": photo.height},
-        "output": {"frames": frames, "width": width, "height": height,
-                   "fps": fps, "duration_s": round(frames / fps, 3),
-                   "codec": "h264", "pix_fmt": "yuv420p"},
-    }
-    meta.update(made.engine_meta)
-    return meta
-
-
-def list_history(outputs_dir: Path, limit: int = 100) -> list[dict[str, Any]]:
-    """Finished results, newest first: each meta.json plus its folder."""
-    items = []
-    if not outputs_dir.is_dir():
-        return items
-    for meta_path in outputs_dir.glob("*/meta.json"):
-        if meta_path.parent.name.startswith(TMP_PREFIX) or not (meta_path.parent / "video.mp4").is_file():
-            continue
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        meta["folder"] = str(meta_path.parent)
-        items.append(meta)
-    items.sort(key=lambda m: m.get("created", ""), reverse=True)
-    return items[:limit]
-
+    svd = engine_name == Engine.SVD
+    name = request.image_name or (Path(request.image).name if isinstance(request.image, (str, os.PathLike)) else None)
+    return ResultMeta(
+        app_version=__version__, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        engine=engine_name, engine_requested=request.engine, engine_label=engine_name.label,
+        model=settings.model if svd else None, revision=(settings.revision or "main") if svd else None,
+        preset=request.preset, seed=params.seed, settings=params, finishing=finish, fallbacks=made.fallbacks,
+        timings_s=timings, versions=made.versions, input=InputInfo(name, photo.width, photo.height), output=output,
+        **made.meta_fields)

@@ -18,6 +18,22 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class Finish:
+    """What finishing (svdapp.finishing) does to the engine's frames; the defaults change nothing."""
+
+    seconds: float | None = None
+    loop: str = Loop.NONE
+    interpolate: int = 1
+    framing: str = Framing.NONE
+    background: str = "edge"  # edge | blur | a colour (#rrggbb, r,g,b or a CSS name)
+
+    @property
+    def is_identity(self) -> bool:
+        return self.seconds is None and self.loop == Loop.NONE and self.interpolate == 1 \
+            and self.framing == Framing.NONE
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     image: ImageSource
     preset: str = DEFAULT_PRESET
@@ -35,6 +51,10 @@ class GenerationRequest:
     framing: str = Framing.NONE
     background: str = "edge"  # padding: edge | blur | a colour such as #ffffff
     formats: tuple[str, ...] = (Format.MP4,)  # mp4 always; plus webm, gif, poster
+
+    @property
+    def finish(self) -> Finish:
+        return Finish(self.seconds, self.loop, self.interpolate, self.framing, self.background)
 
 
 @dataclass(frozen=True)

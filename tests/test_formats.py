@@ -112,7 +112,8 @@ def test_failed_write_leaves_nothing(clip, tmp_path):
 # --- through run_request, both engines -------------------------------------------------------
 
 def test_classic_job_writes_every_format_in_its_folder(app_env, tmp_path, product_photo):
-    from svdapp.jobs import list_history, run_request
+    from svdapp.history import list_history
+    from svdapp.jobs import run_request
     from svdapp.request import GenerationRequest
 
     result = run_request(GenerationRequest(image=product_photo, engine="classic", camera="pan-left",
@@ -133,7 +134,7 @@ def test_classic_job_writes_every_format_in_its_folder(app_env, tmp_path, produc
     assert meta["engine"] == "classic" and meta["engine_label"] == "Classic motion, no AI"
     assert meta["classic"]["camera"] == "pan-left" and meta["finishing"]["loop"] == "boomerang"
     assert meta["output"]["files"]["gif"] == str(result.gif)
-    assert list_history(folder.parent)[0]["engine_label"] == "Classic motion, no AI"
+    assert list_history(folder.parent)[0].meta.label == "Classic motion, no AI"
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".svdapp-tmp-")]
 
 

@@ -145,6 +145,6 @@ def test_history_of_a_shared_app_shows_only_the_sessions_own_results(app_env, tm
     mine, theirs = tmp_path / "outputs" / "a-mine-1", tmp_path / "outputs" / "b-theirs-2"
     _fake_result(mine, 1, "2026-01-01T00:00:00")
     _fake_result(theirs, 2, "2026-01-02T00:00:00")
-    assert [m["seed"] for m in history_items([str(mine)], show_all=False)] == [1]
-    assert [m["seed"] for m in history_items([str(mine)], show_all=True)] == [2, 1]  # local app: all of outputs/
+    assert [r.meta.seed for r in history_items([str(mine)], show_all=False)] == [1]
+    assert [r.meta.seed for r in history_items([str(mine)], show_all=True)] == [2, 1]  # local app: all of outputs/
     assert gallery_value(history_items([str(mine)], False)) == [(str(mine / "video.mp4"), "4f · 1.0s")]

@@ -53,7 +53,7 @@ def generate_one(task: Task, settings: Settings, worker: str = "local") -> dict[
                   meta=result.meta_path.relative_to(out_dir).as_posix(), seed=result.seed,
                   engine=result.engine, frames=result.frames, width=result.width, height=result.height,
                   fps=result.fps, fallbacks=list(result.fallbacks), timings=result.timings,
-                  settings=result.meta.get("settings"), engine_label=getattr(result, "engine_label", "") or None)
+                  settings=result.meta.to_json()["settings"], engine_label=result.engine_label or None)
     for name in EXTRA_OUTPUTS:
         path = getattr(result, name, None)
         if path is not None:

@@ -7,18 +7,17 @@ results, the history item it shows. Cancel events are keyed by the session (Canc
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 
 from .. import __version__, presets
 from ..errors import Cancelled, SvdAppError
+from ..history import PastResult
+from ..vocab import Engine, Fit
 from .api import add_endpoints
-from ..vocab import Camera, Engine, Fit
 from .controls import FITS, ORIENTATIONS, PRESET_CHOICES, advanced_fields, finishing_fields, generate_label
 from .environment import env_view, save_token_ui, validate_token_ui
-from .forms import CUSTOM, FIELDS, changed_fields, make_request, orientation_of, preset_fields, turn
-from .generation import CancelBoard, result_metadata, run_generation
+from .forms import CUSTOM, changed_fields, make_request, orientation_of, preset_fields, reuse_values, turn
+from .generation import CancelBoard, run_generation
 from .history import gallery_value, history_items
 from .theme import LOGO, TAGLINE, TITLE
 from .views import error_text, model_note, other_files, preview_frame, result_markdown
@@ -172,14 +171,14 @@ def build_app(exposed: bool = False) -> gr.Blocks:
                 raise gr.Error(error_text(exc), title="Could not make the video") from None
             for note in result.fallbacks:
                 gr.Warning(note)
-            meta = result_metadata(result)
+            item = PastResult(result.video.parent, result.meta)
             own = [*data[own_results], str(result.video.parent)]
             items = history_items(own, not exposed)
             return {video: str(result.video), download: gr.update(value=str(result.video), visible=True),
-                    others: other_files(meta),
-                    reuse_btn: gr.update(visible=True), info: result_markdown(meta, model_note(meta)),
+                    others: other_files(result.meta),
+                    reuse_btn: gr.update(visible=True), info: result_markdown(result.meta, model_note(result.meta)),
                     status: f"Done: `{result.video.parent.name}`", own_results: own, shown_items: items,
-                    gallery: gallery_value(items), selected: meta, form["seed"]: result.seed}
+                    gallery: gallery_value(items), selected: item, form["seed"]: result.seed}
 
         def disarm(request: gr.Request):
             board.disarm(request.session_hash)
@@ -218,35 +217,24 @@ def build_app(exposed: bool = False) -> gr.Blocks:
         def show_item(items, evt: gr.SelectData):
             if evt.index is None or evt.index >= len(items):
                 return gr.skip()
-            meta = items[evt.index]
-            path = str(Path(meta["folder"]) / "video.mp4")
+            item = items[evt.index]
+            path = str(item.video)
             return {video: path, download: gr.update(value=path, visible=True), reuse_btn: gr.update(visible=True),
-                    others: other_files(meta),
-                    info: result_markdown(meta, f"from history: {Path(meta['folder']).name}"), selected: meta}
+                    others: other_files(item.meta),
+                    info: result_markdown(item.meta, f"from history: {item.folder.name}"), selected: item}
 
         gallery.select(show_item, shown_items, [video, download, others, reuse_btn, info, selected],
                        concurrency_limit=None,
                        api_visibility="private")
 
-        def reuse(meta):
-            if not meta:
+        def reuse(item):
+            if not item:
                 return gr.skip()
-            s = meta.get("settings", {})
-            updates = {form[k]: "" if s[k] is None else s[k] for k in FIELDS if k in s}
-            updates.update({form["seed"]: s.get("seed"), form["random_seed"]: False, preset: CUSTOM,
-                            preset_info: f"Settings of seed {s.get('seed')} loaded; press Generate to remake it.",
-                            fit: s.get("fit", "contain"),
-                            orientation: orientation_of(s.get("width", 1024), s.get("height", 576))})
-            if meta.get("preset") in presets.PRESETS:
-                updates[base_preset] = meta["preset"]
-            fin = meta.get("finishing") or {}
-            updates.update({extras["engine"]: meta.get("engine_requested") or meta.get("engine") or "auto",
-                            extras["loop"]: fin.get("loop") or "none", extras["seconds"]: fin.get("seconds"),
-                            extras["interpolate"]: str(fin.get("interpolate") or 1),
-                            extras["framing"]: fin.get("framing") or "none"})
-            camera = (meta.get("classic") or {}).get("camera")
-            if camera in Camera:
-                updates[extras["camera"]] = camera
+            values = reuse_values(item.meta)
+            targets = {**form, **extras, "fit": fit, "orientation": orientation, "preset": base_preset}
+            updates = {targets[k]: v for k, v in values.items()}
+            updates.update({preset: CUSTOM, preset_info: f"Settings of seed {values['seed']} loaded; press Generate "
+                                                         "to remake it."})
             return updates
 
         reuse_btn.click(reuse, selected, [*form.values(), *extras.values(), preset, preset_info, fit, orientation,

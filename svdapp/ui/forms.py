@@ -10,7 +10,8 @@ from typing import Any
 
 from .. import presets
 from ..errors import InputError
-from ..vocab import Orientation
+from ..result import ResultMeta
+from ..vocab import Camera, Engine, Orientation
 
 CUSTOM = "custom"
 # Form fields that map one-to-one onto GenerationParams (fit lives in D2, seed has a checkbox).
@@ -35,6 +36,22 @@ def _base(preset: str | None) -> str:
     """The preset a form stands on ("custom" stands on the default)."""
     name = (preset or presets.DEFAULT_PRESET).strip().lower()
     return presets.DEFAULT_PRESET if name == CUSTOM else name
+
+
+def reuse_values(meta: ResultMeta) -> dict[str, Any]:
+    """A past result's settings as form values: every GenerationParams field of the form, the
+    seed (fixed), fit and orientation, its preset (when still known), the engine asked for and
+    the finishing; keys are field names, plus "random_seed", "orientation" and "preset"."""
+    s, fin = meta.settings, meta.finishing
+    values = {k: "" if getattr(s, k) is None else getattr(s, k) for k in FIELDS}
+    values.update(seed=s.seed, random_seed=False, fit=s.fit, orientation=orientation_of(s.width, s.height),
+                  engine=meta.engine_requested or meta.engine or Engine.AUTO, loop=fin.loop, seconds=fin.seconds,
+                  interpolate=str(fin.interpolate), framing=fin.framing)
+    if meta.preset in presets.PRESETS:
+        values["preset"] = meta.preset
+    if meta.classic is not None and meta.classic.camera in Camera:
+        values["camera"] = meta.classic.camera
+    return values
 
 
 def orientation_of(width: int, height: int) -> Orientation:

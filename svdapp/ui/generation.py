@@ -11,6 +11,8 @@ from typing import Any
 import gradio as gr
 
 from ..errors import Cancelled, SvdAppError, describe_error
+from ..request import GenerationRequest
+from ..result import GenerationResult
 from ..settings import load_settings
 from ..vocab import Stage, label_of
 
@@ -74,7 +76,8 @@ class ProgressReporter:
         return f" · about {left:.0f} s left" if left >= 1 else ""
 
 
-def run_generation(request, progress: gr.Progress | None, cancel: threading.Event):
+def run_generation(request: GenerationRequest, progress: gr.Progress | None,
+                   cancel: threading.Event) -> GenerationResult:
     """run_request with every failure turned into an SvdAppError (the caller words its fix)."""
     from ..jobs import run_request
     if cancel.is_set():  # cancelled while waiting in the queue: skip loading the model at all
@@ -91,5 +94,6 @@ def run_generation(request, progress: gr.Progress | None, cancel: threading.Even
         raise describe_error(exc) from None
 
 
-def result_metadata(result) -> dict[str, Any]:
-    return {**result.meta, "folder": str(result.video.parent)}
+def result_metadata(result: GenerationResult) -> dict[str, Any]:
+    """The metadata /generate returns: meta.json plus the result's folder."""
+    return {**result.meta.to_json(), "folder": str(result.video.parent)}

@@ -9,7 +9,8 @@ from typing import Any, Sequence
 import gradio as gr
 
 from ..errors import SvdAppError, Suggestion, Words
-from ..vocab import Choice, Engine
+from ..result import ResultMeta
+from ..vocab import Choice, Engine, Format, Framing, Loop, SpeedMode
 
 # Where each setting an error can suggest lives on the page, and the set its control lists
 # by label (the others show their values as they are).
@@ -57,44 +58,39 @@ def preview_frame(image: str | None, width: Any, height: Any, fit: str):
         return gr.Image(value=None, label=label)
 
 
-def model_note(meta: dict[str, Any]) -> str:
-    if meta.get("engine") != "svd":
+def model_note(meta: ResultMeta) -> str:
+    if meta.engine != Engine.SVD:
         return ""
-    return "model loaded for this run" if meta.get("model_loaded_this_run") else "model already loaded"
+    return "model loaded for this run" if meta.model_loaded_this_run else "model already loaded"
 
 
-def result_markdown(meta: dict[str, Any], origin: str = "") -> str:
-    s, out = meta.get("settings", {}), meta.get("output", {})
-    lines = [f"**Seed {meta.get('seed')}** · {out.get('frames')} frames · {out.get('width')}×{out.get('height')} · "
-             f"{out.get('fps')} fps · {out.get('duration_s')} s · H.264"]
-    lines.append(f"Engine: {meta.get('engine_label') or meta.get('engine')}")
-    if meta.get("engine") == "classic":
-        camera = meta.get("classic", {}).get("camera_label") or meta.get("classic", {}).get("camera")
-        lines.append(f"Preset *{meta.get('preset')}* · camera {camera} · fit {s.get('fit')}")
+def result_markdown(meta: ResultMeta, origin: str = "") -> str:
+    s, out, fin = meta.settings, meta.output, meta.finishing
+    lines = [f"**Seed {meta.seed}** · {out.frames} frames · {out.width}×{out.height} · {out.fps} fps · "
+             f"{out.duration_s} s · H.264", f"Engine: {meta.label}"]
+    if meta.engine == Engine.CLASSIC:
+        camera = meta.classic.camera_label or meta.classic.camera if meta.classic else ""
+        lines.append(f"Preset *{meta.preset}* · camera {camera} · fit {s.fit}")
     else:
-        lines.append(f"Preset *{meta.get('preset')}* · steps {s.get('steps')} · motion {s.get('motion')} · "
-                     f"noise aug {s.get('noise_aug')} · conditioning fps {s.get('cond_fps')} · fit {s.get('fit')} · "
-                     f"memory plan {meta.get('memory_plan')} · decode chunk {meta.get('decode_chunk_used')} · "
-                     f"speed {meta.get('speed_mode', 'exact')}")
-    fin = meta.get("finishing") or {}
-    done = [f"loop {fin['loop']}" if fin.get("loop") not in (None, "none") else "",
-            f"{fin['interpolate']}× frames" if fin.get("interpolate") not in (None, 1) else "",
-            f"framing {fin['framing']}" if fin.get("framing") not in (None, "none") else "",
-            f"{fin['seconds']} s long" if fin.get("seconds") else ""]
+        lines.append(f"Preset *{meta.preset}* · steps {s.steps} · motion {s.motion} · noise aug {s.noise_aug} · "
+                     f"conditioning fps {s.cond_fps} · fit {s.fit} · memory plan {meta.memory_plan} · "
+                     f"decode chunk {meta.decode_chunk_used} · speed {meta.speed_mode or SpeedMode.EXACT}")
+    done = [f"loop {fin.loop}" if fin.loop != Loop.NONE else "",
+            f"{fin.interpolate}× frames" if fin.interpolate != 1 else "",
+            f"framing {fin.framing}" if fin.framing != Framing.NONE else "",
+            f"{fin.seconds} s long" if fin.seconds else ""]
     if any(done):
         lines.append("Finishing: " + ", ".join(d for d in done if d))
-    timings = meta.get("timings_s", {})
-    if timings.get("total") is not None:
-        lines.append(f"Made in {timings['total']:.1f} s" + (f" ({origin})" if origin else ""))
+    total = meta.timings_s.get("total")
+    if total is not None:
+        lines.append(f"Made in {total:.1f} s" + (f" ({origin})" if origin else ""))
     elif origin:
         lines.append(origin)
-    for note in meta.get("fallbacks", []):
-        lines.append(f"⚠ {note}")
+    lines += [f"⚠ {note}" for note in meta.fallbacks]
     return "\n\n".join(lines)
 
 
-def other_files(meta: dict[str, Any]):
+def other_files(meta: ResultMeta):
     """The extra formats of a result (WebM, GIF, poster) that exist on disk."""
-    files = [p for fmt, p in ((meta.get("output") or {}).get("files") or {}).items()
-             if fmt != "mp4" and Path(p).is_file()]
+    files = [p for fmt, p in meta.output.files.items() if fmt != Format.MP4 and Path(p).is_file()]
     return gr.File(value=files or None, visible=bool(files))
