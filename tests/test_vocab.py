@@ -44,3 +44,34 @@ def test_cli_offers_exactly_the_vocabulary(capsys):
                        (SpeedMode, "--speed"), (Engine, "--engine")):
         assert f"{flag} {{{','.join(values(kind))}}}" in text
     assert "turbo-compiled: turbo on compiled blocks" in text
+
+
+def test_every_stage_a_run_reports_is_shown_in_words(app_env, tmp_path, product_photo):
+    """Both engines, finishing and every format: each stage the core reports has a label, and the
+    CLI's progress line and the page's progress bar show that label, never the raw name."""
+    import io
+
+    from svdapp.cli import ProgressLine
+    from svdapp.jobs import run_request
+    from svdapp.request import GenerationRequest
+    from svdapp.ui.generation import ProgressReporter
+
+    from .conftest import TINY_OVERRIDES
+
+    reported = []
+    runs = (GenerationRequest(image=product_photo, engine="svd", overrides=TINY_OVERRIDES, interpolate=2,
+                              formats=("all",), out=tmp_path / "svd.mp4"),
+            GenerationRequest(image=product_photo, engine="classic", seconds=0.5, out=tmp_path / "classic.mp4",
+                              overrides={"width": 128, "height": 64}))
+    for request in runs:
+        run_request(request, progress=lambda stage, done, total: reported.append((stage, done, total)))
+    stages = {stage for stage, _, _ in reported}
+    assert stages == set(Stage)  # this test sees every stage there is
+    shown = []
+    line = ProgressLine(io.StringIO())
+    bar = ProgressReporter(lambda fraction, desc: shown.append(desc))
+    for stage, done, total in reported:
+        line(stage, done, total)
+        assert line.last.split("] ", 1)[1].startswith(Stage(stage).label)
+        bar(stage, done, total)
+        assert shown[-1].startswith(Stage(stage).label)
