@@ -222,6 +222,40 @@ def add_batch_args(p: argparse.ArgumentParser) -> None:
             p._add_action(action)
 
 
+def _add_check_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--offline", action="store_true", help="do not ask the Hugging Face Hub")
+
+
+def _add_test_image_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("outputs/test_images/test_product.jpg"),
+                   help="where to write it (default: outputs/test_images/test_product.jpg)")
+    p.add_argument("--width", type=int, default=1280)
+    p.add_argument("--height", type=int, default=960)
+
+
+def _commands() -> tuple[tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int],
+                               str, str | None], ...]:
+    """``svdapp``'s commands: name, flags, what runs, help line, description."""
+    return (
+        ("make", _add_make_args, cmd_make, "make a video from a photo (same as svd-make)",
+         "Make a product video from a photo."),
+        ("check", _add_check_args, cmd_check, "environment check (GPU, CUDA, VRAM, token, model access)",
+         "Check that this machine can generate; each ✗ line says how to fix it. "
+         "Exit code 0 only when a generation can run."),
+        ("test-image", _add_test_image_args, cmd_test_image, "write a synthetic product photo to try the app with",
+         None),
+        ("download", lambda p: None, cmd_download, "download the model weights (fp16 only, ~4.6 GB) into the HF cache",
+         "Download only the files the pipeline loads (configs + fp16 safetensors) into the normal Hugging Face "
+         "cache. SVDAPP_MODEL may name another hub id or a local folder."),
+        ("serve", add_serve_args, cmd_serve, "open the web app (same as python launch.py)",
+         "Start the web app on http://127.0.0.1:7860."),
+        ("batch", add_batch_args, cmd_batch,
+         "make a video for every product of a folder or catalog.csv (Ray, all GPUs)",
+         "Make one video per product across every GPU with Ray. Resumable: run the same command again to skip "
+         "finished products and retry failed ones. Exit code 0 when every product is done, 1 when some failed."),
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="svdapp", description="Product photo → short product video with "
                                      "Stable Video Diffusion img2vid-XT 1.1 (NVIDIA GPU), or with classic camera "
@@ -229,41 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"svdapp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    make = sub.add_parser("make", help="make a video from a photo (same as svd-make)",
-                          description="Make a product video from a photo.")
-    _add_make_args(make)
-    make.set_defaults(func=cmd_make)
-
-    check = sub.add_parser("check", help="environment check (GPU, CUDA, VRAM, token, model access)",
-                           description="Check that this machine can generate; each ✗ line says how to fix it. "
-                                       "Exit code 0 only when a generation can run.")
-    check.add_argument("--offline", action="store_true", help="do not ask the Hugging Face Hub")
-    check.set_defaults(func=cmd_check)
-
-    test = sub.add_parser("test-image", help="write a synthetic product photo to try the app with")
-    test.add_argument("--out", type=Path, default=Path("outputs/test_images/test_product.jpg"),
-                      help="where to write it (default: outputs/test_images/test_product.jpg)")
-    test.add_argument("--width", type=int, default=1280)
-    test.add_argument("--height", type=int, default=960)
-    test.set_defaults(func=cmd_test_image)
-
-    dl = sub.add_parser("download", help="download the model weights (fp16 only, ~4.6 GB) into the HF cache",
-                        description="Download only the files the pipeline loads (configs + fp16 safetensors) "
-                                    "into the normal Hugging Face cache. SVDAPP_MODEL may name another hub id "
-                                    "or a local folder.")
-    dl.set_defaults(func=cmd_download)
-
-    serve = sub.add_parser("serve", help="open the web app (same as python launch.py)",
-                           description="Start the web app on http://127.0.0.1:7860.")
-    add_serve_args(serve)
-    serve.set_defaults(func=cmd_serve)
-
-    batch = sub.add_parser("batch", help="make a video for every product of a folder or catalog.csv (Ray, all GPUs)",
-                           description="Make one video per product across every GPU with Ray. Resumable: run the "
-                                       "same command again to skip finished products and retry failed ones. "
-                                       "Exit code 0 when every product is done, 1 when some failed.")
-    add_batch_args(batch)
-    batch.set_defaults(func=cmd_batch)
+    for name, add_args, func, help, description in _commands():
+        command = sub.add_parser(name, help=help, description=description)
+        add_args(command)
+        command.set_defaults(func=func)
     return parser
 
 
