@@ -1,11 +1,11 @@
-"""The one request → result contract every shell (CLI, UI, API, batch) uses, and the rule
-for which engine serves a request (so every shell picks the same one)."""
+"""What a user asks for — one ``GenerationRequest``, whichever shell (CLI, page, API, batch)
+built it — and the rule for which engine serves it, so every shell picks the same one."""
 
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -55,34 +55,6 @@ class GenerationRequest:
     @property
     def finish(self) -> Finish:
         return Finish(self.seconds, self.loop, self.interpolate, self.framing, self.background)
-
-
-@dataclass(frozen=True)
-class GenerationResult:
-    video: Path
-    meta_path: Path
-    input_image: Path | None
-    seed: int
-    frames: int
-    width: int
-    height: int
-    fps: int
-    engine: str
-    fallbacks: tuple[str, ...]
-    timings: dict[str, float]
-    meta: dict[str, Any]
-    webm: Path | None = None
-    gif: Path | None = None
-    poster: Path | None = None
-    engine_label: str = ""
-
-    @property
-    def duration(self) -> float:
-        return self.frames / self.fps
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        return {k: str(v) if isinstance(v, Path) else v for k, v in d.items()}
 
 
 # GenerationParams fields only the SVD engine reads.

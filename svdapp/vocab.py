@@ -152,9 +152,9 @@ def values(kind: type[Choice]) -> list[str]:
     return [member.value for member in kind]
 
 
-def captions(kind: type[C], members: "list[C] | None" = None) -> list[tuple[str, str]]:
+def captions(kind: type[Choice]) -> list[tuple[str, str]]:
     """(caption, value) pairs for a Gradio picker."""
-    return [(member.caption, member.value) for member in (members or list(kind))]
+    return [(member.caption, member.value) for member in kind]
 
 
 def parse(kind: type[C], text: object, aliases: dict[str, str] | None = None) -> C:

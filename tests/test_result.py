@@ -12,7 +12,8 @@ from svdapp.result import ResultMeta
 # meta.json as the first released version wrote it (no finishing, no speed mode, no classic).
 FIRST_VERSION = {
     "app": "svdapp", "app_version": "0.1.0", "created": "2025-11-02T10:00:00+00:00", "engine": "svd",
-    "engine_label": "Stable Video Diffusion img2vid-XT 1.1", "model": "stabilityai/stable-video-diffusion-img2vid-xt-1-1",
+    "engine_label": "Stable Video Diffusion img2vid-XT 1.1",
+    "model": "stabilityai/stable-video-diffusion-img2vid-xt-1-1",
     "revision": "main", "model_folder": "/models/svd", "preset": "fast", "seed": 42,
     "settings": {"frames": 15, "fps": 15, "width": 1024, "height": 576, "steps": 20, "motion": 127, "noise_aug": 0.02,
                  "cond_fps": 6, "min_guidance": 1.0, "max_guidance": 3.0, "decode_chunk": 8, "memory": "auto",

@@ -10,22 +10,22 @@ import gradio as gr
 
 from ..errors import SvdAppError, Suggestion, Words
 from ..result import ResultMeta
-from ..vocab import Choice, Engine, Format, Framing, Loop, SpeedMode
+from ..vocab import Choice, Engine, Fit, Format, Framing, Loop, SpeedMode
 
-# Where each setting an error can suggest lives on the page, and the set its control lists
-# by label (the others show their values as they are).
+# Where each setting an error can suggest lives on the page, and the set whose labels its
+# control shows (None: it shows the values as they are).
 CONTROLS: dict[str, tuple[str, type[Choice] | None]] = {
     "frames": ("Advanced → Frames", None), "steps": ("Advanced → Steps", None),
     "fps": ("Advanced → Playback fps", None), "cond_fps": ("Advanced → Conditioning fps", None),
     "motion": ("Advanced → Motion strength", None), "noise_aug": ("Advanced → Noise augmentation", None),
     "width": ("Advanced → Width", None), "height": ("Advanced → Height", None), "seed": ("Advanced → Seed", None),
     "decode_chunk": ("Advanced → Decode chunk", None), "memory": ("Advanced → Memory plan", None),
-    "speed": ("Advanced → Speed", None), "engine": ("Engine & finishing → Engine", Engine),
+    "speed": ("Advanced → Speed", SpeedMode), "engine": ("Engine & finishing → Engine", Engine),
     "camera": ("Engine & finishing → Camera move", None), "loop": ("Engine & finishing → Loop", None),
     "seconds": ("Engine & finishing → Length (s)", None),
     "interpolate": ("Engine & finishing → Frame interpolation", None),
     "framing": ("Engine & finishing → Framing", None), "formats": ("Engine & finishing → Also write", None),
-    "fit": ("D2 → Fit", None), "portrait": ("D2 → Orientation", None),
+    "fit": ("D2 → Fit", Fit), "portrait": ("D2 → Orientation", None),
 }
 
 
