@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from svdapp import finishing, motion, video  # noqa: E402
+from svdapp import classic, finishing, video  # noqa: E402
 from svdapp.jobs import CLASSIC_X264_PRESET  # noqa: E402
 from svdapp.testimage import make_test_product  # noqa: E402
 
@@ -80,13 +80,13 @@ def main() -> int:
 
     def classic(style: str, preset: str):
         def run():
-            clip = motion.render(photo, size, count, style, seed=1).clip
+            clip = classic.render(photo, size, count, style, seed=1).clip
             video.write_mp4(clip, tmp / "c.mp4", fps, preset=preset)
         return run
 
     def render_only(style: str):
         def run():
-            clip = motion.render(photo, size, count, style, seed=1).clip
+            clip = classic.render(photo, size, count, style, seed=1).clip
             for i in range(len(clip)):
                 clip.yuv420(i)
         return run
@@ -102,7 +102,7 @@ def main() -> int:
     classic("push-in", CLASSIC_X264_PRESET)()
     results["classic_push_in_1080x1920_4s"]["mp4_bytes"] = (tmp / "c.mp4").stat().st_size
 
-    clip = motion.render(photo, size, count, "push-in", seed=1).clip
+    clip = classic.render(photo, size, count, "push-in", seed=1).clip
     results["webm_1080x1920_4s"] = timed(lambda: video.write_webm(clip, tmp / "c.webm", fps), 1)
     results["gif_1080x1920_4s"] = timed(lambda: video.write_gif(clip, tmp / "c.gif", fps), 1)
     results["poster_1080x1920"] = timed(lambda: video.write_poster(clip[0], tmp / "c.png"), 1)
@@ -121,7 +121,7 @@ def main() -> int:
     results["run_request_classic_9x16_4s"] = timed(end_to_end, args.repeats)
 
     # An SVD-sized clip with real motion: 25 frames of a pan at 1024x576.
-    pan = np.stack(list(motion.render(photo, (1024, 576), 25, "pan-right").clip))
+    pan = np.stack(list(classic.render(photo, (1024, 576), 25, "pan-right").clip))
     for method in finishing.FLOW_METHODS:
         key = f"interpolate_2x_25f_1024x576_{method}"
         results[key] = timed(lambda m=method: finishing.interpolate(pan, 2, m), args.repeats if method == "dis" else 1)

@@ -1,4 +1,4 @@
-"""Command line: ``svdapp make|check|test-image|download|serve`` and ``svd-make``.
+"""Command line: ``svdapp make|check|test-image|download|bench|serve|batch`` and ``svd-make``.
 
 A thin shell: parse flags into a GenerationRequest, show progress, print the result or
 the error's one-line fix (exit code 2, no traceback).
@@ -7,25 +7,22 @@ the error's one-line fix (exit code 2, no traceback).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import __version__
-from .errors import SvdAppError
-from .presets import FIT_MODES, MEMORY_PLANS, PRESETS, SPEED_MODES
+from .errors import SvdAppError, Suggestion, as_flags, describe_error
+from .presets import PARAM_NAMES, PRESETS
+from .request import SVD_ONLY, GenerationRequest
+from .vocab import Camera, Choice, Engine, Fit, Format, Framing, Loop, MemoryPlan, SpeedMode, Stage, label_of, values
 
-STAGES = {"load": "Loading model", "denoise": "Denoising", "decode": "Decoding", "encode": "Encoding",
-          "render": "Preparing camera motion", "interpolate": "Interpolating frames", "webm": "Writing WebM",
-          "gif": "Writing GIF", "poster": "Writing poster"}
-# Kept here, not imported from motion/finishing: `svdapp --help` must not load OpenCV.
-CAMERAS = ("push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "parallax")
-LOOPS = ("none", "boomerang", "crossfade")
-FRAMINGS = ("none", "16:9", "9:16", "1:1", "4:5")
-SVD_ONLY = ("steps", "motion", "noise_aug", "cond_fps", "decode_chunk", "memory", "speed")
+# `make` flags that are GenerationRequest fields of the same name (batch passes them on too).
+REQUEST_FLAGS = ("engine", "camera", "seconds", "loop", "interpolate", "framing", "background", "formats")
 
 
 def _add_make_args(p: argparse.ArgumentParser) -> None:
@@ -39,43 +36,46 @@ def _add_make_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--portrait", action="store_true", help="upright 9:16 video: swaps width and height")
     p.add_argument("--width", type=int, help="frame width, a multiple of 64 (default 1024)")
     p.add_argument("--height", type=int, help="frame height, a multiple of 64 (default 576)")
-    p.add_argument("--fit", choices=FIT_MODES, help="contain: whole photo, padded (default); cover: fill and crop")
+    p.add_argument("--fit", choices=values(Fit), help=_listing(Fit, "contain"))
     p.add_argument("--steps", type=int, help="denoising steps (default 25)")
     p.add_argument("--seed", type=int, help="random seed (random when absent; the one used is printed)")
     p.add_argument("--motion", type=int, help="motion bucket id 1-255 (default 127; higher moves more)")
     p.add_argument("--noise-aug", type=float, dest="noise_aug", help="noise augmentation 0-1 (default 0.02)")
     p.add_argument("--cond-fps", type=int, dest="cond_fps", help="fps the model is conditioned on (default 6)")
     p.add_argument("--decode-chunk", type=int, dest="decode_chunk", help="frames decoded at once (default 8)")
-    p.add_argument("--memory", choices=MEMORY_PLANS, help="memory plan (default auto: picked from free VRAM)")
-    p.add_argument("--speed", choices=SPEED_MODES,
-                   help="exact: same frames as plain diffusers (default, or $SVDAPP_SPEED); compiled: torch.compile, "
-                        "faster once a first compile of minutes per video size is done; turbo: reuses the UNet's "
-                        "deep features across steps, approximate")
+    p.add_argument("--memory", choices=values(MemoryPlan), help="memory plan: " + _listing(MemoryPlan, "auto"))
+    p.add_argument("--speed", choices=values(SpeedMode),
+                   help=_listing(SpeedMode, "exact") + " (the default is $SVDAPP_SPEED when set)")
     g = p.add_argument_group("engine and finishing")
-    g.add_argument("--engine", choices=("auto", "svd", "classic"), default="auto",
+    svd_flags = ", ".join(as_flags([Suggestion(name)]) for name in SVD_ONLY)
+    g.add_argument("--engine", choices=values(Engine), default=Engine.AUTO.value,
                    help="svd: Stable Video Diffusion (NVIDIA GPU); classic: camera motion over the photo, no AI, "
                         "seconds on any CPU; auto (default): svd when a CUDA GPU and the model are there, or when "
-                        "an SVD-only flag is given (--steps, --motion, --noise-aug, --cond-fps, --decode-chunk, "
-                        "--memory, --speed), else classic")
-    g.add_argument("--camera", choices=CAMERAS, default="push-in",
+                        f"an SVD-only flag is given ({svd_flags}), else classic")
+    g.add_argument("--camera", choices=values(Camera), default=Camera.PUSH_IN.value,
                    help="classic engine's camera move (default push-in); parallax separates the product from its "
                         "background (alpha channel, else GrabCut) and drifts it against it")
     g.add_argument("--seconds", type=float, help="video length in seconds (classic default 4; svd: the clip's own "
                    "length; with a loop the clip repeats to fill it, without one the last frame holds)")
-    g.add_argument("--loop", choices=LOOPS, default="none",
+    g.add_argument("--loop", choices=values(Loop), default=Loop.NONE.value,
                    help="none (default); boomerang: forward then back; crossfade: the end fades into the start, "
                         "a seamless loop (classic: the camera glides back to where it started)")
     g.add_argument("--interpolate", default="1", metavar="{1,2,4}",
                    help="2 or 4 times the frames by optical flow (e.g. SVD's 25 frames at 15 fps → 49 at 30 fps)")
-    g.add_argument("--framing", choices=FRAMINGS, default="none",
+    g.add_argument("--framing", choices=values(Framing), default=Framing.NONE.value,
                    help="pad to 16:9, 9:16, 1:1 or 4:5 without cropping the product (classic renders at 1080 px, "
                         "e.g. 1080x1920 for 9:16); none keeps --width x --height")
     g.add_argument("--background", default="edge",
                    help="padding for --framing (and around the photo in classic videos): edge (photo's border "
                         "colour, default), blur (blurred photo) or a colour (#ffffff, 255,255,255, white)")
-    g.add_argument("--formats", default="mp4",
+    g.add_argument("--formats", default=Format.MP4.value,
                    help="comma list of mp4 (always made), webm (VP9), gif, poster (PNG), or all; "
                         "e.g. --formats mp4,webm,gif,poster")
+
+
+def _listing(kind: type[Choice], default: str) -> str:
+    """``a: what a does (default); b: ...`` for a flag's help."""
+    return "; ".join(f"{m}: {m.help}" + (" (default)" if m == default else "") for m in kind)
 
 
 class ProgressLine:
@@ -88,7 +88,7 @@ class ProgressLine:
         self.last = ""
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        label = STAGES.get(stage, stage)
+        label = label_of(Stage, stage)
         text = f"{label} {done}/{total}" if total > 1 else label
         text = f"[{time.perf_counter() - self.start:6.1f}s] {text}"
         if self.tty:
@@ -104,24 +104,19 @@ class ProgressLine:
             self.stream.write("\n")
 
 
+def request_from_args(args: argparse.Namespace) -> GenerationRequest:
+    """The GenerationRequest that ``make``'s flags stand for."""
+    return GenerationRequest(image=args.image, preset=args.preset, overrides=_overrides(args),
+                             portrait=args.portrait, out=args.out, **_request_fields(args))
+
+
 def cmd_make(args: argparse.Namespace) -> int:
     from .jobs import run_request
-    from .request import GenerationRequest
 
-    overrides = {k: getattr(args, k) for k in ("frames", "fps", "width", "height", "steps", "seed", "motion",
-                                               "noise_aug", "cond_fps", "decode_chunk", "memory", "fit", "speed")}
-    engine = args.engine
-    if engine == "auto" and any(overrides[k] is not None for k in SVD_ONLY):
-        engine = "svd"  # a flag only SVD reads says which engine is meant: don't drop it silently
-    request = GenerationRequest(image=args.image, preset=args.preset, overrides=overrides,
-                                portrait=args.portrait, out=args.out, engine=engine,
-                                motion_style=args.camera, seconds=args.seconds, loop=args.loop,
-                                interpolate=args.interpolate, framing=args.framing, background=args.background,
-                                formats=tuple(args.formats.split(",")))
     progress = ProgressLine()
     cancel = threading.Event()
     try:
-        result = run_request(request, progress=progress, cancel=cancel)
+        result = run_request(request_from_args(args), progress=progress, cancel=cancel)
     finally:
         progress.done()
     for note in result.fallbacks:
@@ -130,11 +125,23 @@ def cmd_make(args: argparse.Namespace) -> int:
     print(f"  {result.frames} frames, {result.width}x{result.height}, {result.fps} fps, "
           f"{result.duration:.2f} s, H.264 — seed {result.seed} (reuse with --seed {result.seed})")
     print(f"  engine: {result.engine_label or result.engine}")
-    for label, path in (("WebM", result.webm), ("GIF", result.gif), ("poster", result.poster)):
-        if path is not None:
-            print(f"  {label}: {path}")
+    for fmt in (Format.WEBM, Format.GIF, Format.POSTER):
+        if getattr(result, fmt) is not None:
+            print(f"  {fmt.label}: {getattr(result, fmt)}")
     print(f"  settings: {result.meta_path}")
     return 0
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The GenerationParams flags (None: not given, the preset's)."""
+    return {name: getattr(args, name) for name in PARAM_NAMES if hasattr(args, name)}
+
+
+def _request_fields(args: argparse.Namespace) -> dict[str, Any]:
+    fields = {name: getattr(args, name) for name in REQUEST_FLAGS if hasattr(args, name)}
+    if isinstance(fields.get("formats"), str):
+        fields["formats"] = tuple(fields["formats"].split(","))
+    return fields
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -185,19 +192,11 @@ def add_serve_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchOptions, BatchProgress, format_summary, run_batch
-    from .presets import PARAM_NAMES
 
-    finish = {field: getattr(args, dest) for dest, field in BATCH_REQUEST_FLAGS.items() if hasattr(args, dest)}
-    if isinstance(finish.get("formats"), str):
-        finish["formats"] = tuple(finish["formats"].split(","))
-    overrides = {k: getattr(args, k) for k in PARAM_NAMES if hasattr(args, k)}
-    engine = args.engine
-    if engine == "auto" and any(overrides.get(k) is not None for k in SVD_ONLY):
-        engine = "svd"  # as in `make`: a flag only SVD reads says which engine is meant
-    options = BatchOptions(input=args.input, out_dir=args.out, preset=args.preset, engine=engine,
-                           overrides=overrides,
-                           request_fields=finish, portrait=args.portrait, gpus=args.gpus, workers=args.workers,
-                           address=args.address)
+    fields = _request_fields(args)
+    options = BatchOptions(input=args.input, out_dir=args.out, preset=args.preset, engine=fields.pop("engine"),
+                           overrides=_overrides(args), request_fields=fields, portrait=args.portrait, gpus=args.gpus,
+                           workers=args.workers, address=args.address)
     summary = run_batch(options, progress=BatchProgress())
     print(format_summary(summary))
     if summary.interrupted:
@@ -206,7 +205,6 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 def add_batch_args(p: argparse.ArgumentParser) -> None:
-    from .presets import PARAM_NAMES
     p.add_argument("--input", type=Path, required=True, metavar="FOLDER|catalog.csv",
                    help="a folder of product photos (SKU = file name) or a CSV with columns sku,image and "
                         "optional preset,seed,orientation,motion (image paths relative to the CSV)")
@@ -221,14 +219,79 @@ def add_batch_args(p: argparse.ArgumentParser) -> None:
     template = argparse.ArgumentParser(add_help=False)
     _add_make_args(template)
     for action in template._actions:
-        if action.dest in ("preset", "portrait", "engine") or action.dest in PARAM_NAMES \
-                or action.dest in BATCH_REQUEST_FLAGS:
+        if action.dest in ("preset", "portrait") or action.dest in PARAM_NAMES or action.dest in REQUEST_FLAGS:
             p._add_action(action)
 
 
-# `make` flags that batch passes on as GenerationRequest fields: flag dest → field name.
-BATCH_REQUEST_FLAGS = {"camera": "motion_style", "seconds": "seconds", "loop": "loop", "interpolate": "interpolate",
-                       "framing": "framing", "background": "background", "formats": "formats"}
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .speedtest import format_report, parse_modes, run_speedtest
+
+    modes = parse_modes(args.modes, args.compile)
+    overrides = {name: getattr(args, name) for name in ("frames", "width", "height", "steps", "memory", "seed")}
+    progress = ProgressLine()
+    try:
+        report = run_speedtest(args.preset, overrides, args.portrait, modes, args.bench_steps, progress=progress)
+    finally:
+        progress.done()
+    print(json.dumps(report.to_dict(), indent=1) if args.json else format_report(report))
+    return 0
+
+
+def _add_bench_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=list(PRESETS), default="standard",
+                   help="the video to predict (size, frames, steps, memory plan; default standard)")
+    p.add_argument("--portrait", action="store_true", help="upright 9:16 video: swaps width and height")
+    p.add_argument("--frames", type=int, help="number of frames (preset's by default)")
+    p.add_argument("--width", type=int, help="frame width, a multiple of 64")
+    p.add_argument("--height", type=int, help="frame height, a multiple of 64")
+    p.add_argument("--steps", type=int, help="denoising steps of the predicted video (preset's by default)")
+    p.add_argument("--memory", choices=values(MemoryPlan), help="memory plan (default auto: picked from free VRAM)")
+    p.add_argument("--seed", type=int, help="seed of the test runs (default 0)")
+    p.add_argument("--modes", help="comma list of speed modes to time, or all (default: exact,turbo; "
+                   "exact is always timed, the others are compared with it)")
+    p.add_argument("--compile", action="store_true",
+                   help="also time compiled and turbo-compiled (their first compile takes minutes per video size)")
+    p.add_argument("--bench-steps", type=int, default=6, dest="bench_steps",
+                   help="denoising steps each mode runs (default and minimum 6)")
+    p.add_argument("--json", action="store_true", help="print the measurements as JSON")
+
+
+def _add_check_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--offline", action="store_true", help="do not ask the Hugging Face Hub")
+
+
+def _add_test_image_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("outputs/test_images/test_product.jpg"),
+                   help="where to write it (default: outputs/test_images/test_product.jpg)")
+    p.add_argument("--width", type=int, default=1280)
+    p.add_argument("--height", type=int, default=960)
+
+
+def _commands() -> tuple[tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int],
+                               str, str | None], ...]:
+    """``svdapp``'s commands: name, flags, what runs, help line, description."""
+    return (
+        ("make", _add_make_args, cmd_make, "make a video from a photo (same as svd-make)",
+         "Make a product video from a photo."),
+        ("check", _add_check_args, cmd_check, "environment check (GPU, CUDA, VRAM, token, model access)",
+         "Check that this machine can generate; each ✗ line says how to fix it. "
+         "Exit code 0 only when a generation can run."),
+        ("test-image", _add_test_image_args, cmd_test_image, "write a synthetic product photo to try the app with",
+         None),
+        ("download", lambda p: None, cmd_download, "download the model weights (fp16 only, ~4.6 GB) into the HF cache",
+         "Download only the files the pipeline loads (configs + fp16 safetensors) into the normal Hugging Face "
+         "cache. SVDAPP_MODEL may name another hub id or a local folder."),
+        ("bench", _add_bench_args, cmd_bench, "time the speed modes on this GPU and say which to pick",
+         "Time each speed mode on this machine's GPU and model (a few steps each, same seed, the preset's size "
+         "and memory plan): time per step, predicted time per video, difference from exact frames and peak GPU "
+         "memory, then which mode to pick."),
+        ("serve", add_serve_args, cmd_serve, "open the web app (same as python launch.py)",
+         "Start the web app on http://127.0.0.1:7860."),
+        ("batch", add_batch_args, cmd_batch,
+         "make a video for every product of a folder or catalog.csv (Ray, all GPUs)",
+         "Make one video per product across every GPU with Ray. Resumable: run the same command again to skip "
+         "finished products and retry failed ones. Exit code 0 when every product is done, 1 when some failed."),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -238,41 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"svdapp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    make = sub.add_parser("make", help="make a video from a photo (same as svd-make)",
-                          description="Make a product video from a photo.")
-    _add_make_args(make)
-    make.set_defaults(func=cmd_make)
-
-    check = sub.add_parser("check", help="environment check (GPU, CUDA, VRAM, token, model access)",
-                           description="Check that this machine can generate; each ✗ line says how to fix it. "
-                                       "Exit code 0 only when a generation can run.")
-    check.add_argument("--offline", action="store_true", help="do not ask the Hugging Face Hub")
-    check.set_defaults(func=cmd_check)
-
-    test = sub.add_parser("test-image", help="write a synthetic product photo to try the app with")
-    test.add_argument("--out", type=Path, default=Path("outputs/test_images/test_product.jpg"),
-                      help="where to write it (default: outputs/test_images/test_product.jpg)")
-    test.add_argument("--width", type=int, default=1280)
-    test.add_argument("--height", type=int, default=960)
-    test.set_defaults(func=cmd_test_image)
-
-    dl = sub.add_parser("download", help="download the model weights (fp16 only, ~4.6 GB) into the HF cache",
-                        description="Download only the files the pipeline loads (configs + fp16 safetensors) "
-                                    "into the normal Hugging Face cache. SVDAPP_MODEL may name another hub id "
-                                    "or a local folder.")
-    dl.set_defaults(func=cmd_download)
-
-    serve = sub.add_parser("serve", help="open the web app (same as python launch.py)",
-                           description="Start the web app on http://127.0.0.1:7860.")
-    add_serve_args(serve)
-    serve.set_defaults(func=cmd_serve)
-
-    batch = sub.add_parser("batch", help="make a video for every product of a folder or catalog.csv (Ray, all GPUs)",
-                           description="Make one video per product across every GPU with Ray. Resumable: run the "
-                                       "same command again to skip finished products and retry failed ones. "
-                                       "Exit code 0 when every product is done, 1 when some failed.")
-    add_batch_args(batch)
-    batch.set_defaults(func=cmd_batch)
+    for name, add_args, func, help, description in _commands():
+        command = sub.add_parser(name, help=help, description=description)
+        add_args(command)
+        command.set_defaults(func=func)
     return parser
 
 
@@ -290,7 +322,6 @@ def _run(func: Callable[[], int]) -> int:
     except Exception as exc:
         if os.environ.get("SVDAPP_DEBUG"):
             raise
-        from .jobs import describe_error
         err = describe_error(exc)
         print(f"error: {err.message}\n  fix: {err.hint}", file=sys.stderr)
         return 1

@@ -24,32 +24,18 @@ import cv2
 import numpy as np
 from PIL import ImageColor
 
-from .errors import InputError
+from .errors import InputError, Suggestion
+from .request import Finish
+from .vocab import INTERPOLATIONS, Framing, Loop, Stage, parse
 
-LOOPS = ("none", "boomerang", "crossfade")
-FRAMINGS: dict[str, tuple[int, int]] = {"16:9": (1920, 1080), "9:16": (1080, 1920), "1:1": (1080, 1080),
-                                        "4:5": (1080, 1350)}
-FRAMING_CHOICES = ("none", *FRAMINGS)
-INTERPOLATIONS = (1, 2, 4)
+# The usual size of each shape on the channels that use it (the classic engine renders at it).
+CANVAS_SIZES: dict[Framing, tuple[int, int]] = {Framing.WIDE: (1920, 1080), Framing.TALL: (1080, 1920),
+                                                Framing.SQUARE: (1080, 1080), Framing.PORTRAIT: (1080, 1350)}
+FRAMING_ALIASES = {"": Framing.NONE, "original": Framing.NONE, "source": Framing.NONE}
 FLOW_METHODS = ("dis", "farneback")
 MAX_SECONDS = 60.0
 MIN_SECONDS = 0.5
 CROSSFADE_SHARE = 0.25  # of the clip spent fading the end into the start
-
-
-@dataclass(frozen=True)
-class Finish:
-    """What to do to the engine's frames; the defaults change nothing."""
-
-    seconds: float | None = None
-    loop: str = "none"
-    interpolate: int = 1
-    framing: str = "none"
-    background: str = "edge"  # edge | blur | a colour (#rrggbb, r,g,b or a CSS name)
-
-    @property
-    def is_identity(self) -> bool:
-        return self.seconds is None and self.loop == "none" and self.interpolate == 1 and self.framing == "none"
 
 
 @dataclass(frozen=True)
@@ -60,20 +46,15 @@ class Background:
 
 def validate(finish: Finish) -> Finish:
     """Return ``finish`` with values normalised, or raise an InputError naming the bad one."""
-    loop = str(finish.loop).strip().lower()
-    if loop not in LOOPS:
-        raise InputError(f"Unknown loop mode '{finish.loop}'.", f"Use one of: {', '.join(LOOPS)}.")
-    framing = str(finish.framing).strip().lower()
-    framing = "none" if framing in ("", "original", "source") else framing
-    if framing not in FRAMING_CHOICES:
-        raise InputError(f"Unknown framing '{finish.framing}'.", f"Use one of: {', '.join(FRAMING_CHOICES)}.")
+    loop = parse(Loop, finish.loop)
+    framing = parse(Framing, finish.framing, FRAMING_ALIASES)
     factor = parse_interpolate(finish.interpolate)
     seconds = finish.seconds
     if seconds is not None:
         if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds) \
                 or not MIN_SECONDS <= seconds <= MAX_SECONDS:
             raise InputError(f"Seconds must be {MIN_SECONDS:g}–{MAX_SECONDS:g}, got {seconds}.",
-                             "Use --seconds 4 (a short product loop) up to 60.")
+                             "Use {fix} (a short product loop) up to 60.", Suggestion("seconds", 4))
         seconds = float(seconds)
     parse_background(finish.background)
     return Finish(seconds, loop, factor, framing, str(finish.background).strip())
@@ -89,7 +70,7 @@ def parse_interpolate(value: int | str) -> int:
             factor = -1
     if factor not in INTERPOLATIONS:
         raise InputError(f"Interpolation must be 1, 2 or 4, got '{value}'.",
-                         "Use --interpolate 2 (twice the frames) or 4.")
+                         "Use {fix} (twice the frames) or 4.", Suggestion("interpolate", 2))
     return factor
 
 
@@ -189,21 +170,20 @@ def loop(frames: Sequence[np.ndarray] | np.ndarray, mode: str) -> Clip:
     its last → first step is an ordinary one."""
     clip = as_clip(frames)
     n = len(clip)
-    if mode == "none" or n < 2:
+    mode = parse(Loop, mode)
+    if mode == Loop.NONE or n < 2:
         return clip
-    if mode == "boomerang":
+    if mode == Loop.BOOMERANG:
         if n < 3:
             return clip
         return clip.remap(2 * n - 2, lambda j: j if j < n else 2 * n - 2 - j)
-    if mode == "crossfade":
-        k = crossfade_overlap(n)
-        if k == 0:
-            return clip
-        cycle = n - k
-        # Frame i < k shows the tail (cycle + i) fading into the head (i) with weight i/k:
-        # frame 0 is pure tail, so cycle-1 → 0 is the clip's own ordinary step.
-        return _blend(clip, cycle, lambda i: (cycle + i, i, i / k) if i < k else (i, i, 0.0))
-    raise InputError(f"Unknown loop mode '{mode}'.", f"Use one of: {', '.join(LOOPS)}.")
+    k = crossfade_overlap(n)  # crossfade
+    if k == 0:
+        return clip
+    cycle = n - k
+    # Frame i < k shows the tail (cycle + i) fading into the head (i) with weight i/k:
+    # frame 0 is pure tail, so cycle-1 → 0 is the clip's own ordinary step.
+    return _blend(clip, cycle, lambda i: (cycle + i, i, i / k) if i < k else (i, i, 0.0))
 
 
 def crossfade_overlap(n: int) -> int:
@@ -213,9 +193,9 @@ def crossfade_overlap(n: int) -> int:
 def source_frames(count: int, mode: str) -> int:
     """How many frames an engine that can make any number should render so that ``loop``
     gives exactly ``count`` frames (the classic engine uses this)."""
-    if mode == "boomerang":
+    if mode == Loop.BOOMERANG:
         return max(2, count // 2 + 1)
-    if mode == "crossfade":
+    if mode == Loop.CROSSFADE:
         n = count
         while n - crossfade_overlap(n) < count:
             n += 1
@@ -260,7 +240,8 @@ def interpolate(frames: Sequence[np.ndarray] | np.ndarray, factor: int, method: 
     if factor == 1 or n < 2:
         return frames
     if factor not in INTERPOLATIONS:
-        raise InputError(f"Interpolation must be 1, 2 or 4, got {factor}.", "Use --interpolate 2 or 4.")
+        raise InputError(f"Interpolation must be 1, 2 or 4, got {factor}.", "Use {fix} or 4.",
+                         Suggestion("interpolate", 2))
     if method not in FLOW_METHODS:
         raise InputError(f"Unknown optical-flow method '{method}'.", f"Use one of: {', '.join(FLOW_METHODS)}.")
     h, w = frames.shape[1:3]
@@ -303,11 +284,11 @@ def _even(v: float) -> int:
 def canvas_size(framing: str, content: tuple[int, int] | None = None) -> tuple[int, int]:
     """The frame size of a framing: the channel's usual size (1080x1920 for 9:16 …), shrunk
     when ``content`` (w, h) would otherwise be enlarged, so engine pixels are never upscaled."""
-    if framing == "none":
+    if framing == Framing.NONE:
         if content is None:
             raise ValueError("framing 'none' needs the content size")
         return _even(content[0]), _even(content[1])
-    cw, ch = FRAMINGS[framing]
+    cw, ch = CANVAS_SIZES[framing]
     if content is not None:
         scale = min(cw / content[0], ch / content[1])
         if scale > 1:
@@ -385,7 +366,7 @@ def frame_clip(frames: Sequence[np.ndarray] | np.ndarray, framing: str, backgrou
     """Each frame whole and centred in the framing's canvas over one still backdrop made
     from the first frame, so nothing is cropped and the padding does not flicker."""
     clip = as_clip(frames)
-    if framing == "none" or len(clip) == 0:
+    if framing == Framing.NONE or len(clip) == 0:
         return clip
     first = np.asarray(clip[0])
     content = (first.shape[1], first.shape[0])
@@ -407,11 +388,12 @@ def finish(frames: Sequence[np.ndarray] | np.ndarray, fps: int, options: Finish,
         return frames, fps
     report = on_progress or (lambda stage, done, total: None)
     if options.interpolate > 1:
-        frames = interpolate(frames, options.interpolate, method, on_pair=lambda d, t: report("interpolate", d, t))
+        frames = interpolate(frames, options.interpolate, method,
+                             on_pair=lambda d, t: report(Stage.INTERPOLATE, d, t))
         fps *= options.interpolate
     clip = loop(frames, options.loop)
     count = None if options.seconds is None else max(2, round(options.seconds * fps))
-    clip = fit_length(clip, count, closed=options.loop != "none")
+    clip = fit_length(clip, count, closed=options.loop != Loop.NONE)
     return frame_clip(clip, options.framing, options.background), fps
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import GatedRepoAccessError, HubError, SvdAppError
-from .settings import Settings
+from .settings import DEFAULT_MODEL, Settings
 
 ALLOW_PATTERNS = ["model_index.json", "*/*.json", "*/*.fp16.safetensors"]
 DOWNLOAD_GIB = 4.6  # unet 3.05 + image encoder 1.26 + vae 0.2 GB in fp16, plus headroom
 _UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR)  # the cache folder, not the network
 REQUIRED = ("model_index.json", "unet/config.json", "vae/config.json", "image_encoder/config.json")
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")  # "name" or "owner/name"; a path is not one
 
 
 def model_page(model: str) -> str:
@@ -156,6 +158,11 @@ def ensure_model(settings: Settings, tqdm_class=None) -> Path:
                            "Point SVDAPP_MODEL at the folder that holds model_index.json, unet/, vae/, "
                            "image_encoder/.")
         return folder
+    if not HUB_ID.fullmatch(settings.model):
+        raise HubError(f"SVDAPP_MODEL is '{settings.model}': there is no such folder, and it is not a Hugging Face "
+                       "model id.",
+                       f"Check the path of the folder that holds model_index.json, or unset SVDAPP_MODEL to use "
+                       f"{DEFAULT_MODEL}.")
     return local_folder(settings) or download(settings, tqdm_class=tqdm_class)
 
 

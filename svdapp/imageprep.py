@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
+from .vocab import Fit, parse
 
 ImageSource = Union[str, os.PathLike, bytes, Image.Image]
 
@@ -131,14 +132,12 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.clip(np.rint(arr * scale), 0, 255).astype(np.uint8), "L")
 
 
-def fit(img: Image.Image, width: int, height: int, mode: str = "contain",
+def fit(img: Image.Image, width: int, height: int, mode: str = Fit.CONTAIN,
         background: tuple[int, int, int] | None = None) -> Image.Image:
     """Exactly width x height. ``contain`` keeps the whole product and pads with a colour
     taken from the photo's edges; ``cover`` fills the frame and crops the overflow."""
-    if mode == "cover":
+    if parse(Fit, mode) == Fit.COVER:
         return ImageOps.fit(img, (width, height), Image.Resampling.LANCZOS, centering=(0.5, 0.5))
-    if mode != "contain":
-        raise InputError(f"Unknown fit '{mode}'.", "Use contain (pad) or cover (crop).")
     scale = min(width / img.width, height / img.height)
     new = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
     resized = img.resize(new, Image.Resampling.LANCZOS)

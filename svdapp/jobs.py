@@ -1,4 +1,4 @@
-"""Run one request end to end and write its files atomically; list past results.
+"""Run one request end to end and write its files atomically.
 
 A result is ``outputs/<time>-<photo>-<seed>/{video.mp4,input.png,meta.json}`` plus the extra
 formats asked for (``video.webm``, ``video.gif``, ``poster.png``), or the ``--out`` path plus a
@@ -6,9 +6,11 @@ formats asked for (``video.webm``, ``video.gif``, ``poster.png``), or the ``--ou
 into a hidden temporary folder first and moved into place at the end, so a failure or a
 cancel leaves nothing.
 
-Engines: ``svd`` (Stable Video Diffusion, GPU) or ``classic`` (camera motion, CPU); ``auto``
-picks one (request.resolve_engine). Both go through finishing (loops, length, interpolation,
-framing) before encoding.
+``run_request`` goes in three steps: ``_prepare`` checks and resolves everything that costs
+nothing (settings, finishing, formats, engine, photo, where the files go), ``_make`` runs the
+engine — ``svd`` (Stable Video Diffusion, GPU) or ``classic`` (camera motion, CPU), ``auto``
+picked by request.resolve_engine — and finishing (loops, length, interpolation, framing), and
+``_write`` encodes every format and the metadata and moves them into place.
 """
 
 from __future__ import annotations
@@ -31,14 +33,17 @@ import av
 import numpy as np
 from PIL import Image
 
-from . import __version__, finishing, hub, imageprep, motion, presets
-from .errors import Cancelled, InputError, OutputError, SvdAppError
-from .request import ENGINE_LABELS, ENGINES, GenerationRequest, GenerationResult, resolve_engine
+from . import __version__, classic, finishing, hub, imageprep, presets
+from .errors import Cancelled, InputError, OutputError
+from .engine_output import EngineOutput
+from .history import META_NAME, THUMBNAIL_NAME, TMP_PREFIX, VIDEO_NAME
+from .request import EngineChoice, Finish, GenerationRequest, resolve_engine
+from .result import ClassicInfo, GenerationResult, InputInfo, OutputInfo, ResultMeta
 from .settings import Settings, load_settings
 from .video import output_error, parse_formats, write_gif, write_mp4, write_poster, write_webm
+from .vocab import Camera, Engine, Format, Framing, Loop, Stage
 
 Progress = Callable[[str, int, int], None]
-TMP_PREFIX = ".svdapp-tmp-"
 CLASSIC_FPS = 30
 CLASSIC_SECONDS = 4.0
 MAX_CLASSIC_FPS = 60
@@ -52,92 +57,38 @@ def run_request(request: GenerationRequest, settings: Settings | None = None, pr
                 cancel: threading.Event | None = None) -> GenerationResult:
     """Photo → video file(s) + metadata. Raises SvdAppError (with its fix) on any failure."""
     settings = settings or load_settings()
-    report = progress or (lambda stage, done, total: None)
-    if request.engine not in ENGINES:
-        raise InputError(f"Unknown engine '{request.engine}'.", f"Use one of: {', '.join(ENGINES)}.")
-    params = presets.resolve(request.preset, request.overrides, request.portrait)
-    finish = finishing.validate(finishing.Finish(request.seconds, request.loop, request.interpolate,
-                                                 request.framing, request.background))
-    formats = parse_formats(request.formats)
-    style = motion.validate_style(request.motion_style)
-    seed = params.seed if params.seed is not None else secrets.randbelow(2**32)
-    params = replace(params, seed=seed)
     started = time.perf_counter()
-
-    engine_name, engine_note = resolve_engine(request.engine, settings, params.memory)
-    photo = imageprep.load_image(request.image)
-    stem = request.image_name or (Path(request.image).stem if isinstance(request.image, (str, os.PathLike)) else "photo")
-    final_video, final_meta, final_dir = _targets(request, settings, stem, seed)
-    finals = {"mp4": final_video, **{f: _extra_target(final_video, final_dir, f) for f in formats if f != "mp4"}}
-    staging_parent = _writable_parent(final_dir.parent if final_dir is not None else final_video.parent, final_video)
-    if engine_name == "svd":
-        made = _make_svd(request, settings, params, photo, finish, progress, cancel)
-    else:
-        made = _make_classic(request, params, photo, finish, style, report)
-    if engine_note:
-        made = replace(made, fallbacks=(engine_note, *made.fallbacks))
-    frames, fps = made.frames, made.fps
-    width, height = finishing.frame_size(frames)
-
-    def tick(stage: str) -> Callable[[int, int], None]:
-        """Progress for one encoder, and the place a cancel stops a long encode."""
-        def on_frame(done: int, total: int) -> None:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
-            report(stage, done, total)
-        return on_frame
-
-    tmp_dir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=staging_parent))
-    try:
-        t0 = time.perf_counter()
-        staged = {"mp4": write_mp4(frames, tmp_dir / "video.mp4", fps, preset=made.x264_preset, on_frame=tick("encode"))}
-        timings = {**made.timings, "encode": round(time.perf_counter() - t0, 3)}
-        for fmt in formats:
-            if fmt == "mp4":
-                continue
-            t0 = time.perf_counter()
-            target = tmp_dir / finals[fmt].name
-            if fmt == "webm":
-                staged[fmt] = write_webm(frames, target, fps, on_frame=tick("webm"))
-            elif fmt == "gif":
-                staged[fmt] = write_gif(frames, target, fps, on_frame=tick("gif"))
-            else:
-                tick("poster")(0, 1)
-                staged[fmt] = write_poster(np.asarray(frames[0]), target)
-            timings[fmt] = round(time.perf_counter() - t0, 3)
-        timings["total"] = round(time.perf_counter() - started, 3)
-        if final_dir is not None:
-            made.still.save(tmp_dir / "input.png")
-        meta = _meta(request, settings, params, made, engine_name, finish, len(frames), width, height, fps,
-                     timings, photo)
-        meta["output"]["video"] = str(final_video)
-        meta["output"]["files"] = {fmt: str(path) for fmt, path in finals.items()}
-        _write_json(tmp_dir / "meta.json", meta)
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-        if final_dir is not None:
-            os.replace(tmp_dir, final_dir)
-            tmp_dir = None
-        else:
-            moves = [(tmp_dir / "meta.json", final_meta), *((staged[f], finals[f]) for f in staged if f != "mp4"),
-                     (staged["mp4"], final_video)]  # the video last: it is what a user looks for
-            _move_all(moves)
-    except OutputError as exc:  # a writer failed inside the staging folder: name the real target
-        cause = exc.__cause__
-        raise (output_error(cause, final_video) if isinstance(cause, OSError) else exc) from None
-    except OSError as exc:
-        raise output_error(exc, final_video) from None
-    finally:
-        if tmp_dir is not None:
-            shutil.rmtree(tmp_dir, ignore_errors=True)
-
+    job = _prepare(request, settings)
+    made = _make(job, settings, progress, cancel)
+    meta = _write(job, made, settings, progress or (lambda stage, done, total: None), cancel, started)
+    files = job.targets.files
     return GenerationResult(
-        video=final_video, meta_path=final_meta,
-        input_image=(final_dir / "input.png") if final_dir is not None else None,
-        seed=seed, frames=len(frames), width=width, height=height,
-        fps=fps, engine=engine_name, fallbacks=tuple(made.fallbacks), timings=timings, meta=meta,
-        webm=finals.get("webm"), gif=finals.get("gif"), poster=finals.get("poster"),
-        engine_label=ENGINE_LABELS[engine_name])
+        video=files[Format.MP4], meta_path=job.targets.meta, meta=meta,
+        input_image=(job.targets.folder / THUMBNAIL_NAME) if job.targets.folder is not None else None,
+        webm=files.get(Format.WEBM), gif=files.get(Format.GIF), poster=files.get(Format.POSTER))
+
+
+@dataclass(frozen=True)
+class _Targets:
+    """Where a result's files go."""
+
+    files: dict[Format, Path]  # every format asked for, the MP4 first
+    meta: Path
+    folder: Path | None  # outputs/<id>/, or None for --out (the files go beside it)
+    staging: Path  # the folder the files are written in first: writable, checked
+
+
+@dataclass(frozen=True)
+class _Job:
+    """A request checked and resolved: everything the run needs before any real work."""
+
+    request: GenerationRequest
+    params: presets.GenerationParams  # the seed included
+    finish: Finish
+    camera: Camera
+    engine: EngineChoice
+    photo: Image.Image
+    targets: _Targets
 
 
 @dataclass(frozen=True)
@@ -149,38 +100,132 @@ class _Made:
     still: Image.Image  # the picture the engine started from (input.png)
     timings: dict[str, float]
     fallbacks: tuple[str, ...]
-    engine_meta: dict[str, Any]
+    meta_fields: dict[str, Any]  # the ResultMeta fields only this engine fills
     versions: dict[str, str]
     x264_preset: str = "medium"
 
 
-def _make_svd(request: GenerationRequest, settings: Settings, params: presets.GenerationParams, photo: Image.Image,
-              finish: finishing.Finish, progress: Progress | None, cancel: threading.Event | None) -> _Made:
-    fitted = imageprep.fit(photo, params.width, params.height, params.fit)
+def _prepare(request: GenerationRequest, settings: Settings) -> _Job:
+    """Every check that costs nothing, so a bad setting, photo or --out fails before the engine runs."""
+    params = presets.resolve(request.preset, request.overrides, request.portrait)
+    finish = finishing.validate(request.finish)
+    formats = parse_formats(request.formats)
+    camera = classic.parse_camera(request.camera)
+    params = replace(params, seed=params.seed if params.seed is not None else secrets.randbelow(2**32))
+    choice = resolve_engine(request, settings)
+    photo = imageprep.load_image(request.image)
+    stem = request.image_name or (Path(request.image).stem if isinstance(request.image, (str, os.PathLike)) else "photo")
+    video, meta, folder = _targets(request, settings, stem, params.seed)
+    files = {Format.MP4: video, **{f: _extra_target(video, folder, f) for f in formats if f != Format.MP4}}
+    staging = _writable_parent(folder.parent if folder is not None else video.parent, video)
+    return _Job(request, params, finish, camera, choice, photo, _Targets(files, meta, folder, staging))
+
+
+def _make(job: _Job, settings: Settings, progress: Progress | None, cancel: threading.Event | None) -> _Made:
+    """The engine's frames, finished (loops, length, interpolation, framing)."""
+    if job.engine.engine == Engine.SVD:
+        made = _make_svd(job, settings, progress, cancel)
+    else:
+        made = _make_classic(job, progress or (lambda stage, done, total: None))
+    if job.engine.note:
+        made = replace(made, fallbacks=(job.engine.note, *made.fallbacks))
+    return made
+
+
+def _write(job: _Job, made: _Made, settings: Settings, report: Progress, cancel: threading.Event | None,
+           started: float) -> ResultMeta:
+    """Encode every format and write the metadata into a staging folder, then move it all into
+    place at once; a failure or a cancel leaves nothing."""
+    targets = job.targets
+    video = targets.files[Format.MP4]
+    tmp_dir = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=targets.staging))
+    try:
+        staged, timings = _encode(made, targets, tmp_dir, _ticker(report, cancel))
+        timings["total"] = round(time.perf_counter() - started, 3)
+        if targets.folder is not None:
+            made.still.save(tmp_dir / THUMBNAIL_NAME)
+        width, height = finishing.frame_size(made.frames)
+        count = len(made.frames)
+        output = OutputInfo(count, width, height, made.fps, round(count / made.fps, 3), video=str(video),
+                            files={fmt.value: str(path) for fmt, path in targets.files.items()})
+        meta = _metadata(job, settings, made, output, timings)
+        _write_json(tmp_dir / META_NAME, meta.to_json())
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        if targets.folder is not None:
+            os.replace(tmp_dir, targets.folder)
+        else:
+            # The video last: it is what a user looks for.
+            _move_all([(tmp_dir / META_NAME, targets.meta),
+                       *((staged[f], targets.files[f]) for f in staged if f != Format.MP4),
+                       (staged[Format.MP4], video)])
+    except OutputError as exc:  # a writer failed inside the staging folder: name the real target
+        cause = exc.__cause__
+        raise (output_error(cause, video) if isinstance(cause, OSError) else exc) from None
+    except OSError as exc:
+        raise output_error(exc, video) from None
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)  # gone already when it became the result's folder
+    return meta
+
+
+def _ticker(report: Progress, cancel: threading.Event | None) -> Callable[[str], Callable[[int, int], None]]:
+    """Progress for one encoder, and the place a cancel stops a long encode."""
+    def tick(stage: str) -> Callable[[int, int], None]:
+        def on_frame(done: int, total: int) -> None:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            report(stage, done, total)
+        return on_frame
+    return tick
+
+
+def _encode(made: _Made, targets: _Targets, tmp_dir: Path,
+            tick: Callable[[str], Callable[[int, int], None]]) -> tuple[dict[Format, Path], dict[str, float]]:
+    """Every format into ``tmp_dir``; returns the files and the timings so far."""
+    frames, fps = made.frames, made.fps
+    staged: dict[Format, Path] = {}
+    timings = dict(made.timings)
+    for fmt, final in targets.files.items():
+        t0 = time.perf_counter()
+        target = tmp_dir / final.name
+        if fmt == Format.MP4:
+            staged[fmt] = write_mp4(frames, target, fps, preset=made.x264_preset, on_frame=tick(Stage.ENCODE))
+        elif fmt == Format.WEBM:
+            staged[fmt] = write_webm(frames, target, fps, on_frame=tick(Stage.WEBM))
+        elif fmt == Format.GIF:
+            staged[fmt] = write_gif(frames, target, fps, on_frame=tick(Stage.GIF))
+        else:
+            tick(Stage.POSTER)(0, 1)
+            staged[fmt] = write_poster(np.asarray(frames[0]), target)
+        timings["encode" if fmt == Format.MP4 else fmt.value] = round(time.perf_counter() - t0, 3)
+    return staged, timings
+
+
+def _make_svd(job: _Job, settings: Settings, progress: Progress | None, cancel: threading.Event | None) -> _Made:
+    params, finish = job.params, job.finish
+    fitted = imageprep.fit(job.photo, params.width, params.height, params.fit)
     folder = hub.ensure_model(settings)
     from . import engine  # torch is imported only when a generation really runs
 
-    out = engine.generate(str(folder), fitted, params, params.seed, progress, cancel)
+    out: EngineOutput = engine.generate(str(folder), fitted, params, params.seed, progress, cancel)
     t0 = time.perf_counter()
     frames, fps = finishing.finish(out.frames, params.fps, finish, on_progress=progress)
     timings = {k: round(v, 3) for k, v in out.timings.items()}
     if not finish.is_identity:
         timings["finish"] = round(time.perf_counter() - t0, 3)
-    meta = {"model": settings.model, "revision": settings.revision or "main", "model_folder": str(folder),
-            "memory_plan": out.plan, "decode_chunk_used": out.decode_chunk, "speed_mode": out.speed,
-            **({"turbo_reuse": out.reuse} if out.reuse else {}),
-            "model_loaded_this_run": out.load_seconds > 0, "model_load_s": round(out.load_seconds, 3),
-            "engine_frames": int(out.frames.shape[0]),
-            "engine_fps": params.fps}
+    meta = dict(model_folder=str(folder), memory_plan=out.plan, decode_chunk_used=out.decode_chunk,
+                speed_mode=out.speed, turbo_reuse=out.reuse, model_loaded_this_run=out.load_seconds > 0,
+                model_load_s=round(out.load_seconds, 3), engine_frames=int(out.frames.shape[0]), engine_fps=params.fps)
     return _Made(frames, fps, fitted, timings, tuple(out.fallbacks), meta, engine.versions())
 
 
-def _make_classic(request: GenerationRequest, params: presets.GenerationParams, photo: Image.Image,
-                  finish: finishing.Finish, style: str, report: Progress) -> _Made:
+def _make_classic(job: _Job, report: Progress) -> _Made:
     """Camera motion over the photo, rendered straight at the final size and fps: the framing
     sets the canvas, interpolation sets a higher render rate, and a crossfade loop becomes a
     camera path that returns to its start (seamless with no ghosting)."""
-    report("render", 0, 1)
+    request, params, finish, photo = job.request, job.params, job.finish, job.photo
+    report(Stage.RENDER, 0, 1)
     t0 = time.perf_counter()
     base_fps = request.overrides.get("fps") or CLASSIC_FPS
     fps = min(MAX_CLASSIC_FPS, int(base_fps) * finish.interpolate)  # rendered at this rate: no flow needed
@@ -191,32 +236,33 @@ def _make_classic(request: GenerationRequest, params: presets.GenerationParams, 
     else:
         seconds = CLASSIC_SECONDS
     count = max(2, round(seconds * fps))
-    if finish.framing != "none":
+    if finish.framing != Framing.NONE:
         size = finishing.canvas_size(finish.framing)
     else:
         size = (params.width, params.height)
-    looped = finish.loop == "boomerang"
-    periodic = finish.loop == "crossfade"
-    alpha = motion.load_alpha(request.image) if style == "parallax" else None
-    rendered = motion.render(photo, size, finishing.source_frames(count, "boomerang") if looped else count, style,
-                             finish.background, params.fit, alpha, periodic, params.seed)
-    clip = finishing.loop(rendered.clip, "boomerang") if looped else rendered.clip
-    clip = finishing.fit_length(clip, count, closed=finish.loop != "none")
+    looped = finish.loop == Loop.BOOMERANG
+    periodic = finish.loop == Loop.CROSSFADE
+    alpha = classic.load_alpha(request.image) if job.camera == Camera.PARALLAX else None
+    frames = finishing.source_frames(count, Loop.BOOMERANG) if looped else count
+    rendered = classic.render(photo, size, frames, job.camera, finish.background, params.fit, alpha, periodic,
+                              params.seed)
+    clip = finishing.loop(rendered.clip, Loop.BOOMERANG) if looped else rendered.clip
+    clip = finishing.fit_length(clip, count, closed=finish.loop != Loop.NONE)
     timings = {"prepare": round(time.perf_counter() - t0, 3)}
-    report("render", 1, 1)
-    meta = {"classic": {"camera": rendered.style, "camera_label": motion.MOTION_LABELS[rendered.style],
-                        "separation": rendered.separation, "seconds": round(count / fps, 3), "size": list(size)}}
+    report(Stage.RENDER, 1, 1)
+    meta = dict(classic=ClassicInfo(rendered.camera, rendered.camera.label, rendered.separation, round(count / fps, 3),
+                                    size))
     import cv2
 
     versions = {"python": platform.python_version(), "opencv": cv2.__version__, "av": av.__version__,
                 "numpy": np.__version__}
-    return _Made(clip, fps, motion.still(photo, size, finish.background, params.fit), timings, rendered.notes, meta,
+    return _Made(clip, fps, classic.still(photo, size, finish.background, params.fit), timings, rendered.notes, meta,
                  versions, x264_preset=CLASSIC_X264_PRESET)
 
 
 def _extra_target(video: Path, final_dir: Path | None, fmt: str) -> Path:
     """Where an extra format goes: beside video.mp4 in the job folder, or beside --out."""
-    if fmt == "poster":
+    if fmt == Format.POSTER:
         return video.with_name("poster.png") if final_dir is not None else video.with_name(f"{video.stem}-poster.png")
     return video.with_suffix(f".{fmt}")
 
@@ -236,7 +282,7 @@ def _targets(request: GenerationRequest, settings: Settings, stem: str, seed: in
     while final_dir.exists():
         n += 1
         final_dir = settings.outputs_dir / f"{job_id}-{n}"
-    return final_dir / "video.mp4", final_dir / "meta.json", final_dir
+    return final_dir / VIDEO_NAME, final_dir / META_NAME, final_dir
 
 
 def _move_all(moves: list[tuple[Path, Path]]) -> None:
@@ -271,59 +317,16 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _meta(request, settings, params, made, engine_name, finish, frames, width, height, fps, timings,
-          photo) -> dict[str, Any]:
+def _metadata(job: _Job, settings: Settings, made: _Made, output: OutputInfo, timings: dict[str, float]) -> ResultMeta:
     """Everything needed to reproduce or audit the video; never the token."""
-    meta = {
-        "app": "svdapp",
-        "app_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "engine": engine_name,
-        "engine_requested": request.engine,
-        "engine_label": ENGINE_LABELS[engine_name],
-        "model": settings.model if engine_name == "svd" else None,
-        "revision": (settings.revision or "main") if engine_name == "svd" else None,
-        "preset": request.preset,
-        "seed": params.seed,
-        "settings": params.to_dict(),
-        "finishing": {"seconds": finish.seconds, "loop": finish.loop, "interpolate": finish.interpolate,
-                      "framing": finish.framing, "background": finish.background},
-        "memory_plan": None,
-        "decode_chunk_used": None,
-        "fallbacks": list(made.fallbacks),
-        "timings_s": timings,
-        "versions": made.versions,
-        "input": {"name": request.image_name or (Path(request.image).name if isinstance(request.image, (str, os.PathLike)) else None),
-                  "width": photo.width, "height": photo.height},
-        "output": {"frames": frames, "width": width, "height": height,
-                   "fps": fps, "duration_s": round(frames / fps, 3),
-                   "codec": "h264", "pix_fmt": "yuv420p"},
-    }
-    meta.update(made.engine_meta)
-    return meta
-
-
-def list_history(outputs_dir: Path, limit: int = 100) -> list[dict[str, Any]]:
-    """Finished results, newest first: each meta.json plus its folder."""
-    items = []
-    if not outputs_dir.is_dir():
-        return items
-    for meta_path in outputs_dir.glob("*/meta.json"):
-        if meta_path.parent.name.startswith(TMP_PREFIX) or not (meta_path.parent / "video.mp4").is_file():
-            continue
-        try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        meta["folder"] = str(meta_path.parent)
-        items.append(meta)
-    items.sort(key=lambda m: m.get("created", ""), reverse=True)
-    return items[:limit]
-
-
-def describe_error(exc: BaseException) -> SvdAppError:
-    """Any exception → the SvdAppError a user sees (unknown ones keep their first line)."""
-    if isinstance(exc, SvdAppError):
-        return exc
-    return SvdAppError(f"Unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                       "Run `svdapp check`; if it passes, report this message with the command you ran.")
+    request, engine_name = job.request, job.engine.engine
+    svd = engine_name == Engine.SVD
+    name = request.image_name or (Path(request.image).name if isinstance(request.image, (str, os.PathLike)) else None)
+    return ResultMeta(
+        app_version=__version__, created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        engine=engine_name, engine_requested=request.engine, engine_label=engine_name.label,
+        model=settings.model if svd else None, revision=(settings.revision or "main") if svd else None,
+        preset=request.preset, seed=job.params.seed, settings=job.params, finishing=job.finish,
+        fallbacks=made.fallbacks, timings_s=timings, versions=made.versions,
+        input=InputInfo(name, job.photo.width, job.photo.height), output=output,
+        **made.meta_fields)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Mapping
 
-from .errors import InputError
+from .errors import InputError, Suggestion
+from .vocab import Fit, MemoryPlan, SpeedMode, parse
 
-MEMORY_PLANS = ("auto", "high", "normal", "low", "minimal", "cpu")
-SPEED_MODES = ("exact", "compiled", "turbo", "turbo-compiled")  # engine/accel.py says what each does
-FIT_MODES = ("contain", "cover")
 MAX_FRAMES = 100
 MAX_SIDE = 2048
 
@@ -29,10 +27,10 @@ class GenerationParams:
     min_guidance: float = 1.0
     max_guidance: float = 3.0
     decode_chunk: int = 8
-    memory: str = "auto"
-    fit: str = "contain"
+    memory: str = MemoryPlan.AUTO
+    fit: str = Fit.CONTAIN
     seed: int | None = None
-    speed: str | None = None  # SVD speed mode; None: $SVDAPP_SPEED, else exact
+    speed: str | None = None  # SVD SpeedMode; None: $SVDAPP_SPEED, else exact
 
     @property
     def portrait(self) -> bool:
@@ -65,7 +63,7 @@ PRESETS: dict[str, Preset] = {
                GenerationParams(frames=50, fps=25, steps=30, decode_chunk=4)),
         Preset("lowmem-portrait", "Low-memory portrait",
                "25 frames, 576x1024 (9:16), low memory plan, decode chunk 2 — for 8 GB cards",
-               GenerationParams(frames=25, fps=15, width=576, height=1024, memory="low",
+               GenerationParams(frames=25, fps=15, width=576, height=1024, memory=MemoryPlan.LOW,
                                 decode_chunk=2)),
     )
 }
@@ -89,41 +87,42 @@ def resolve(preset: str | None = None, overrides: Mapping[str, Any] | None = Non
     params = replace(PRESETS[name].params, **overrides)
     if portrait and params.width > params.height:
         params = replace(params, width=params.height, height=params.width)
-    validate(params)
-    return params
+    return validate(params)
 
 
-def validate(p: GenerationParams) -> None:
-    """Raise an InputError naming the first bad value and what is allowed."""
-    def need(ok: bool, what: str, fix: str) -> None:
+def validate(p: GenerationParams) -> GenerationParams:
+    """``p`` with its choices normalised (``"CPU"`` → cpu), or an InputError naming the first
+    bad value and what is allowed."""
+    def need(ok: bool, what: str, fix: str, *suggestions: Suggestion) -> None:
         if not ok:
-            raise InputError(what, fix)
+            raise InputError(what, fix, *suggestions)
 
     def is_int(v: Any) -> bool:
         return isinstance(v, int) and not isinstance(v, bool)
 
     need(is_int(p.frames) and 2 <= p.frames <= MAX_FRAMES, f"Frames must be 2–{MAX_FRAMES}, got {p.frames}.",
-         "Use --frames 25 (the model's native length) or 14–50.")
-    need(is_int(p.fps) and 1 <= p.fps <= 60, f"Playback fps must be 1–60, got {p.fps}.", "Use --fps 15 or 25.")
-    need(is_int(p.steps) and 1 <= p.steps <= 150, f"Steps must be 1–150, got {p.steps}.", "Use --steps 25.")
+         "Use {fix} (the model's native length) or 14–50.", Suggestion("frames", 25))
+    need(is_int(p.fps) and 1 <= p.fps <= 60, f"Playback fps must be 1–60, got {p.fps}.", "Use {fix} or 25.",
+         Suggestion("fps", 15))
+    need(is_int(p.steps) and 1 <= p.steps <= 150, f"Steps must be 1–150, got {p.steps}.", "Use {fix}.",
+         Suggestion("steps", 25))
     for side, value in (("Width", p.width), ("Height", p.height)):
         need(is_int(value) and value >= 64 and value % 64 == 0 and value <= MAX_SIDE,
              f"{side} must be a multiple of 64 between 64 and {MAX_SIDE}, got {value}.",
              "Use 1024x576 (landscape) or 576x1024 (portrait).")
     need(is_int(p.motion) and 1 <= p.motion <= 255, f"Motion must be 1–255, got {p.motion}.",
-         "Use --motion 127 (default); higher moves more.")
+         "Use {fix} (default); higher moves more.", Suggestion("motion", 127))
     need(isinstance(p.noise_aug, (int, float)) and 0.0 <= p.noise_aug <= 1.0,
-         f"Noise augmentation must be 0.0–1.0, got {p.noise_aug}.", "Use --noise-aug 0.02.")
+         f"Noise augmentation must be 0.0–1.0, got {p.noise_aug}.", "Use {fix}.",
+         Suggestion("noise_aug", 0.02))
     need(is_int(p.cond_fps) and 1 <= p.cond_fps <= 60, f"Conditioning fps must be 1–60, got {p.cond_fps}.",
-         "Use --cond-fps 6 (what SVD-XT 1.1 was tuned on).")
+         "Use {fix} (what SVD-XT 1.1 was tuned on).", Suggestion("cond_fps", 6))
     need(0 < p.min_guidance <= p.max_guidance <= 20, "Guidance must satisfy 0 < min ≤ max ≤ 20.",
          "Use min 1.0 and max 3.0.")
     need(is_int(p.decode_chunk) and 1 <= p.decode_chunk <= MAX_FRAMES,
-         f"Decode chunk must be 1–{MAX_FRAMES}, got {p.decode_chunk}.", "Use --decode-chunk 8, or 2 on small cards.")
-    need(p.memory in MEMORY_PLANS, f"Unknown memory plan '{p.memory}'.", f"Use one of: {', '.join(MEMORY_PLANS)}.")
-    need(p.speed is None or p.speed in SPEED_MODES, f"Unknown speed mode '{p.speed}'.",
-         "Use exact (default, same frames as diffusers), compiled (faster after a first compile of minutes) "
-         "or turbo (approximate).")
-    need(p.fit in FIT_MODES, f"Unknown fit '{p.fit}'.", "Use contain (pad) or cover (crop).")
+         f"Decode chunk must be 1–{MAX_FRAMES}, got {p.decode_chunk}.", "Use {fix}, or 2 on small cards.",
+         Suggestion("decode_chunk", 8))
     need(p.seed is None or (is_int(p.seed) and 0 <= p.seed < 2**32),
          f"Seed must be 0–{2**32 - 1}, got {p.seed}.", "Leave it out for a random seed.")
+    return replace(p, memory=parse(MemoryPlan, p.memory), fit=parse(Fit, p.fit),
+                   speed=None if p.speed is None else parse(SpeedMode, p.speed))

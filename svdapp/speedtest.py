@@ -11,17 +11,18 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from . import hub, imageprep, presets
-from .errors import InputError
+from .errors import InputError, Suggestion, Words, as_flags
 from .settings import Settings, load_settings
 from .testimage import make_test_product
+from .vocab import SpeedMode
 
 if TYPE_CHECKING:
     from .engine.bench import BenchReport
 
-DEFAULT_MODES = ("exact", "turbo")  # the compiled modes wait minutes for their first compile
-ALL_MODES = presets.SPEED_MODES
-LABELS = {"exact": "exact", "compiled": "compiled", "turbo": "turbo (approx.)",
-          "turbo-compiled": "turbo-compiled (approx.)"}
+DEFAULT_MODES = (SpeedMode.EXACT, SpeedMode.TURBO)  # the compiled modes wait minutes for their first compile
+ALL_MODES = tuple(SpeedMode)
+APPROXIMATE = (SpeedMode.TURBO, SpeedMode.TURBO_COMPILED)
+COMPILED = (SpeedMode.COMPILED, SpeedMode.TURBO_COMPILED)
 
 
 def parse_modes(text: str | None, include_compiled: bool = False) -> tuple[str, ...]:
@@ -32,7 +33,7 @@ def parse_modes(text: str | None, include_compiled: bool = False) -> tuple[str, 
     unknown = [m for m in names if m not in ALL_MODES]
     if unknown:
         raise InputError(f"Unknown speed mode(s): {', '.join(unknown)}.", f"Use any of: {', '.join(ALL_MODES)}, or all.")
-    return tuple(dict.fromkeys(("exact", *names)))
+    return tuple(dict.fromkeys((SpeedMode.EXACT, *names)))
 
 
 def run_speedtest(preset: str | None = None, overrides: Mapping[str, Any] | None = None, portrait: bool = False,
@@ -49,39 +50,48 @@ def run_speedtest(preset: str | None = None, overrides: Mapping[str, Any] | None
     return engine.speedtest(str(folder), photo, params, modes, steps, progress, cancel)
 
 
-def format_report(report: "BenchReport") -> str:
-    """The measurements as a plain-text table, then the advice."""
+def format_report(report: "BenchReport", words: Words = as_flags) -> str:
+    """The measurements as a plain-text table, then the advice in a shell's ``words``."""
     lines = [f"{report.device}, {report.plan} memory plan, {report.frames} frames {report.width}x{report.height}: "
              f"measured on {report.steps_measured} steps, predicted for {report.steps_video}.",
              f"{'mode':26} {'s/step':>7} {'video (s)':>10} {'vs exact':>9} {'peak GiB':>9}  notes"]
     for t in report.timings:
-        deviation = "same" if t.mode == "exact" else f"{t.mean_abs_vs_exact:.1f}/255"
+        deviation = "same" if t.mode == SpeedMode.EXACT else f"{t.mean_abs_vs_exact:.1f}/255"
         peak = f"{t.peak_gib:.1f}" if t.peak_gib is not None else "-"
         notes = []
         if t.compile_s:
             notes.append(f"compiled first in {t.compile_s:.0f} s")
-        if t.mode in ("compiled", "turbo-compiled") and not t.compiled:
+        if t.mode in COMPILED and not t.compiled:
             notes.append("could not compile here: plain kernels")
-        lines.append(f"{LABELS.get(t.mode, t.mode):26} {t.s_per_step:7.2f} {t.predicted_video_s:10.1f} "
-                     f"{deviation:>9} {peak:>9}  {'; '.join(notes)}")
+        lines.append(f"{label(t.mode):26} {t.s_per_step:7.2f} {t.predicted_video_s:10.1f} "
+                     f"{deviation:>9} {peak:>9}  {'; '.join(notes)}".rstrip())
     for mode, error in report.failed.items():
-        lines.append(f"{LABELS.get(mode, mode):26} failed: {error}")
-    lines.append(advice(report))
+        lines.append(f"{label(mode):26} failed: {error}")
+    lines.append(advice(report, words))
     return "\n".join(lines)
 
 
-def advice(report: "BenchReport") -> str:
-    """One sentence: the mode to pick, and what turbo would give."""
+def label(mode: str) -> str:
+    return SpeedMode(mode).label + (" (approx.)" if mode in APPROXIMATE else "")
+
+
+def advice(report: "BenchReport", words: Words = as_flags) -> str:
+    """One sentence: the mode to pick, and what an approximate mode would give."""
     timed = {t.mode: t for t in report.timings}
-    if "exact" not in timed:
+    if SpeedMode.EXACT not in timed:
         return "No mode could be timed: see the errors above."
-    exact_like = min((timed[m] for m in ("exact", "compiled") if m in timed), key=lambda t: t.predicted_video_s)
+    exact_like = min((timed[m] for m in (SpeedMode.EXACT, SpeedMode.COMPILED) if m in timed),
+                     key=lambda t: t.predicted_video_s)
     fastest = min(timed.values(), key=lambda t: t.predicted_video_s)
-    text = f"Pick --speed {exact_like.mode}: {exact_like.predicted_video_s:.0f} s per video with exact frames."
+
+    def pick(mode: str) -> str:
+        return words([Suggestion("speed", mode)])
+
+    text = f"Pick {pick(exact_like.mode)}: {exact_like.predicted_video_s:.0f} s per video with exact frames."
     if fastest.mode != exact_like.mode:
         gain = exact_like.predicted_video_s / max(fastest.predicted_video_s, 1e-9)
-        text += (f" --speed {fastest.mode} is {gain:.1f}x faster ({fastest.predicted_video_s:.0f} s) with "
+        text += (f" {pick(fastest.mode)} is {gain:.1f}x faster ({fastest.predicted_video_s:.0f} s) with "
                  f"approximate frames: good for drafts and large catalogues.")
-    if not any(m in timed for m in ("compiled", "turbo-compiled")):
-        text += " Compiled modes were not timed (their first compile takes minutes): add --compile to include them."
+    if not any(m in timed for m in COMPILED):
+        text += " Compiled modes were not timed: their first compile takes minutes."
     return text

@@ -25,11 +25,10 @@ from typing import Callable, Sequence
 import av
 import numpy as np
 
-from .errors import InputError, OutputError
+from .errors import InputError, OutputError, Suggestion
+from .vocab import Format, values
 
 Frames = Sequence[np.ndarray] | np.ndarray  # each H x W x 3 uint8 RGB
-FORMATS = ("mp4", "webm", "gif", "poster")
-FORMAT_LABELS = {"mp4": "MP4 (H.264)", "webm": "WebM (VP9)", "gif": "Animated GIF", "poster": "Poster frame (PNG)"}
 GIF_MAX_SIDE = 480
 GIF_MAX_FPS = 15
 
@@ -218,21 +217,22 @@ def write_poster(frame: np.ndarray, path: str | os.PathLike) -> Path:
     return _atomic(path, lambda tmp: image.save(tmp, format="PNG", optimize=False, compress_level=6))
 
 
-def parse_formats(formats: str | Sequence[str] | None) -> tuple[str, ...]:
+def parse_formats(formats: str | Sequence[str] | None) -> tuple[Format, ...]:
     """'webm,gif' or ['webm', 'gif'] → ('mp4', 'webm', 'gif'): the MP4 is always made (history,
     players and the UI all rely on it); 'all' means every format."""
     if formats is None:
-        return ("mp4",)
+        return (Format.MP4,)
     items = formats.split(",") if isinstance(formats, str) else list(formats)
     names = [str(f).strip().lower().lstrip(".") for f in items if str(f).strip()]
     if "all" in names:
-        return FORMATS
-    names = ["poster" if n in ("png", "poster.png") else n for n in names]
-    unknown = [n for n in names if n not in FORMATS]
+        return tuple(Format)
+    names = [Format.POSTER if n in ("png", "poster.png") else n for n in names]
+    unknown = [n for n in names if n not in Format]
     if unknown:
         raise InputError(f"Unknown format(s): {', '.join(unknown)}.",
-                         f"Use a comma list of {', '.join(FORMATS)} (or all), e.g. --formats mp4,webm,gif.")
-    return tuple(f for f in FORMATS if f == "mp4" or f in names)
+                         f"Use a comma list of {', '.join(values(Format))} (or all), e.g. {{fix}}.",
+                         Suggestion("formats", "mp4,webm,gif"))
+    return tuple(f for f in Format if f == Format.MP4 or f in names)
 
 
 def output_error(exc: OSError, path: Path) -> OutputError:

@@ -2,7 +2,8 @@
 
 For tests of everything around the engine (input checks, the write path, errors): the
 engine's contract is "fitted RGB frame in, N x H x W x 3 uint8 frames out", and returning
-the fitted photo makes the video show exactly what the model would have been given.
+the fitted photo makes the video show exactly what the model would have been given. It
+returns EngineOutput, the one type ``jobs`` reads from an engine, so it cannot drift from it.
 ``calls`` records every generation, so a test can prove a bad request did no work.
 """
 
@@ -15,6 +16,7 @@ import numpy as np
 import pytest
 
 import svdapp
+from svdapp.engine_output import EngineOutput
 
 
 @pytest.fixture
@@ -24,9 +26,8 @@ def fake_engine(monkeypatch):
     def generate(folder, image, params, seed, progress=None, cancel=None):
         calls.append(params)
         arr = np.asarray(image, dtype=np.uint8)
-        return types.SimpleNamespace(frames=np.stack([arr] * params.frames), plan="cpu", load_seconds=0.0,
-                                     decode_chunk=params.decode_chunk, fallbacks=[], timings={"denoise": 0.0},
-                                     speed="exact", reuse=None)
+        return EngineOutput(np.stack([arr] * params.frames), plan="cpu", decode_chunk=params.decode_chunk,
+                            timings={"denoise": 0.0}, speed=params.speed or "exact")
 
     engine = types.ModuleType("svdapp.engine")
     engine.generate, engine.calls = generate, calls

@@ -125,6 +125,14 @@ def test_generate_in_the_browser_and_the_video_plays(app_env, tmp_path, product_
         page.wait_for_function("!document.querySelector('#generate-btn').disabled")
         page.locator("#advanced button").first.click()  # fold Advanced away for the screenshot
         screenshot(page, "after.png")
+
+        page.locator("#history img").first.click()  # the history item shows with where it came from
+        page.locator("#result-info", has_text="from history:").wait_for(timeout=15_000)
+        page.click("#reuse-btn")  # "Use these settings" puts the result's settings back into the form
+        page.locator("#preset-info", has_text=re.compile(r"Settings of seed \d+ loaded")).wait_for(timeout=15_000)
+        page.locator("#advanced button").first.click()
+        assert shown_numbers(page, ["steps", "width", "height"]) == \
+            {"steps": str(TINY_OVERRIDES["steps"]), "width": "128", "height": "64"}
     assert len(results(tmp_path / "outputs")) == 1
 
 

@@ -110,7 +110,7 @@ def test_default_finish_changes_nothing(pan):
                                           ("4:5", (1024, 1280))])
 def test_framing_sizes_never_enlarge_engine_frames(framing, size):
     assert finishing.canvas_size(framing, (1024, 576)) == size
-    assert finishing.canvas_size(framing) == finishing.FRAMINGS[framing]  # classic renders at the channel size
+    assert finishing.canvas_size(framing) == finishing.CANVAS_SIZES[framing]  # classic renders at the channel size
 
 
 def product_frames() -> np.ndarray:

@@ -4,6 +4,7 @@ and comes out of a real run of either engine; the WebM plays in Chromium."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import huggingface_hub  # noqa: F401  imported outside app_env: it reads HF_HUB_OFFLINE once, at import
@@ -11,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svdapp import motion, video
+from svdapp import classic, video
 from svdapp.errors import InputError, OutputError
 from svdapp.testimage import make_test_product
 
@@ -23,7 +24,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 @pytest.fixture(scope="module")
 def clip():
     """30 frames, 160x90, of the classic push-in: one second at 30 fps."""
-    return motion.render(make_test_product(320, 240), (160, 90), 30, "push-in").clip
+    return classic.render(make_test_product(320, 240), (160, 90), 30, "push-in").clip
 
 
 def gif_info(path: Path) -> tuple[tuple[int, int], int, int | None]:
@@ -68,14 +69,14 @@ def test_rgb_frames_keep_their_colours_through_the_fast_path(tmp_path):
 
 def test_planes_are_laid_out_right_when_height_is_not_a_multiple_of_four(tmp_path):
     """4:5 is 1080x1350: half of 1350 is odd. Colours must survive the YUV fast path."""
-    c = motion.render(make_test_product(200, 150), (96, 70), 4, "pan-left").clip
+    c = classic.render(make_test_product(200, 150), (96, 70), 4, "pan-left").clip
     decoded = video.read_frames(video.write_mp4(c, tmp_path / "v.mp4", 10))
     assert decoded.shape == (4, 70, 96, 3)
     assert np.abs(decoded.astype(int) - np.stack(list(c))).mean() < 2.5
 
 
 def test_gif_stays_small_for_a_full_hd_portrait_clip(tmp_path):
-    big = motion.render(make_test_product(640, 480), (1080, 1920), 30, "pan-right").clip
+    big = classic.render(make_test_product(640, 480), (1080, 1920), 30, "pan-right").clip
     path = video.write_gif(big, tmp_path / "big.gif", 30)
     size, frames, _ = gif_info(path)
     assert size == (270, 480) and frames == 15
@@ -91,7 +92,7 @@ def test_odd_sized_frames_are_padded_to_even(tmp_path):
 def test_formats_list():
     assert video.parse_formats("webm,gif") == ("mp4", "webm", "gif")
     assert video.parse_formats(["poster"]) == ("mp4", "poster")
-    assert video.parse_formats("all") == video.FORMATS
+    assert video.parse_formats("all") == ("mp4", "webm", "gif", "poster")
     assert video.parse_formats(None) == ("mp4",)
     with pytest.raises(InputError, match="Unknown format") as err:
         video.parse_formats("mp4,avi")
@@ -111,10 +112,11 @@ def test_failed_write_leaves_nothing(clip, tmp_path):
 # --- through run_request, both engines -------------------------------------------------------
 
 def test_classic_job_writes_every_format_in_its_folder(app_env, tmp_path, product_photo):
-    from svdapp.jobs import list_history, run_request
+    from svdapp.history import list_history
+    from svdapp.jobs import run_request
     from svdapp.request import GenerationRequest
 
-    result = run_request(GenerationRequest(image=product_photo, engine="classic", motion_style="pan-left",
+    result = run_request(GenerationRequest(image=product_photo, engine="classic", camera="pan-left",
                                            seconds=1.0, overrides={"fps": 12, "width": 192, "height": 128},
                                            loop="boomerang", formats=("webm", "gif", "poster")))
     folder = result.video.parent
@@ -132,7 +134,7 @@ def test_classic_job_writes_every_format_in_its_folder(app_env, tmp_path, produc
     assert meta["engine"] == "classic" and meta["engine_label"] == "Classic motion, no AI"
     assert meta["classic"]["camera"] == "pan-left" and meta["finishing"]["loop"] == "boomerang"
     assert meta["output"]["files"]["gif"] == str(result.gif)
-    assert list_history(folder.parent)[0]["engine_label"] == "Classic motion, no AI"
+    assert list_history(folder.parent)[0].meta.label == "Classic motion, no AI"
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".svdapp-tmp-")]
 
 
@@ -221,10 +223,11 @@ def test_webm_plays_in_chromium(clip, tmp_path):
     ("hub", None, "auto", "classic", "not downloaded"),
     ("hub", "hf_example", "auto", "classic", "no CUDA GPU"),
 ])
-def test_auto_engine_choice_and_its_reason(app_env, monkeypatch, tiny_model, model, token, memory, engine, why):
+def test_auto_engine_choice_and_its_reason(app_env, monkeypatch, tiny_model, product_photo, model, token, memory,
+                                          engine, why):
     import sys
 
-    from svdapp.request import resolve_engine
+    from svdapp.request import GenerationRequest, resolve_engine
     from svdapp.settings import load_settings
 
     if Path("/proc/driver/nvidia/version").exists():
@@ -233,8 +236,9 @@ def test_auto_engine_choice_and_its_reason(app_env, monkeypatch, tiny_model, mod
     if token:
         monkeypatch.setenv("HF_TOKEN", token)
     torch_loaded = "torch" in sys.modules
-    chosen, note = resolve_engine("auto", load_settings(), memory)
-    assert chosen == engine
-    assert (note is None) if why is None else (why in note and "classic" in note)
-    assert resolve_engine("svd", load_settings(), memory) == ("svd", None)
+    request = GenerationRequest(image=product_photo, overrides={"memory": memory} if memory != "auto" else {})
+    choice = resolve_engine(request, load_settings())
+    assert choice.engine == engine
+    assert (choice.note is None) if why is None else (why in choice.note and "classic" in choice.note)
+    assert resolve_engine(replace(request, engine="svd"), load_settings()).engine == "svd"
     assert torch_loaded or "torch" not in sys.modules  # deciding is cheap: torch stays unloaded

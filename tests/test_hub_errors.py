@@ -12,7 +12,7 @@ from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
 from huggingface_hub.utils import hf_raise_for_status
 
 from svdapp.errors import GatedRepoAccessError, HubError
-from svdapp.hub import classify
+from svdapp.hub import classify, ensure_model
 from svdapp.settings import DEFAULT_MODEL, Settings
 
 URL = f"https://huggingface.co/api/models/{DEFAULT_MODEL}/revision/main"
@@ -90,3 +90,12 @@ def test_offline_mode_without_cache():
 def test_disk_full_during_download():
     err = classify(wrapped(OSError(errno.ENOSPC, "No space left on device")), Settings())
     assert "disk filled up" in err.message and "HF_HOME" in err.hint
+
+
+@pytest.mark.parametrize("model", [".bench-cache/svd-xt-random", "/srv/models/svd", "~/svd", "C:\\models\\svd",
+                                   "models/svd/unet"])
+def test_a_model_folder_that_is_not_there_is_named_as_a_folder(model, tmp_path):
+    with pytest.raises(HubError) as err:
+        ensure_model(Settings(model=model, outputs_dir=tmp_path))
+    assert f"SVDAPP_MODEL is '{model}': there is no such folder" in err.value.message
+    assert "unset SVDAPP_MODEL" in err.value.hint

@@ -27,7 +27,7 @@ def test_check_and_generate_through_gradio_client(app_env, tmp_path, product_pho
     with running_app(app_env, tmp_path) as url:
         client = Client(url, verbose=False)
         api = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-        assert {"/generate", "/check"} <= set(api)
+        assert {"/generate", "/check", "/speedtest"} <= set(api)
         optional = [p["parameter_name"] for p in api["/generate"]["parameters"] if p["parameter_has_default"]]
         assert set(TINY_OVERRIDES) | {"preset", "seed", "fps", "motion", "fit"} <= set(optional)
 
@@ -62,6 +62,12 @@ def test_check_and_generate_through_gradio_client(app_env, tmp_path, product_pho
         assert "Width must be a multiple of 64" in str(bad.value) and "—" in str(bad.value)
         with pytest.raises(AppError, match="Unknown preset 'nope'"):
             client.predict(handle_file(product_photo), "nope", api_name="/generate")
+
+        # the speed test through the API: each mode timed, and the advice in the API's words
+        timed = client.predict("fast", 128, 64, 4, 2, "cpu", "turbo", api_name="/speedtest")
+        assert [t["mode"] for t in timed["timings"]] == ["exact", "turbo"]
+        assert (timed["frames"], timed["width"], timed["steps_video"]) == (4, 128, 2)
+        assert timed["advice"].startswith('Pick speed="')
     assert "svdapp is running at http://127.0.0.1:" in server_log(tmp_path)
 
 
@@ -113,8 +119,7 @@ def test_auth_and_exposure_rules(tmp_path):
 
 
 def test_form_values_map_to_request_fields():
-    from svdapp.ui.forms import make_request, overrides_from, preset_fields, turn
-    from svdapp.ui.views import ui_hint
+    from svdapp.ui.forms import changed_fields, make_request, overrides_from, preset_fields, turn
 
     assert preset_fields("lowmem-portrait")["height"] == 1024
     assert turn(1024, 576, "portrait") == (576, 1024) and turn(576, 1024, "landscape") == (1024, 576)
@@ -124,9 +129,9 @@ def test_form_values_map_to_request_fields():
     assert preset_fields("fast")["speed"] == ""  # the dropdown's "Default" choice
     req = make_request("photo.jpg", "custom", {"frames": 9})
     assert req.preset == "standard" and dict(req.overrides) == {"frames": 9}
-    assert ui_hint("or pass --memory cpu to run anyway.") == "or pass Advanced → Memory plan = cpu to run anyway."
-    assert ui_hint("--engine svd --memory cpu runs it") == \
-        "Engine & finishing → Engine = svd, Advanced → Memory plan = cpu runs it"
+    untouched = {**preset_fields("fast"), "seed": 5}
+    assert changed_fields(untouched, "fast") == {"seed": 5}  # the form holds every field; only changes count
+    assert changed_fields({**untouched, "steps": 30}, "fast") == {"steps": 30, "seed": 5}
     extras = make_request("p.jpg", "fast", {}, {"engine": "classic", "formats": "gif,poster", "seconds": 2,
                                                 "interpolate": "2", "loop": "", "framing": None})
     assert (extras.engine, extras.formats, extras.seconds, extras.interpolate, extras.loop) == \
@@ -146,6 +151,6 @@ def test_history_of_a_shared_app_shows_only_the_sessions_own_results(app_env, tm
     mine, theirs = tmp_path / "outputs" / "a-mine-1", tmp_path / "outputs" / "b-theirs-2"
     _fake_result(mine, 1, "2026-01-01T00:00:00")
     _fake_result(theirs, 2, "2026-01-02T00:00:00")
-    assert [m["seed"] for m in history_items([str(mine)], show_all=False)] == [1]
-    assert [m["seed"] for m in history_items([str(mine)], show_all=True)] == [2, 1]  # local app: all of outputs/
+    assert [r.meta.seed for r in history_items([str(mine)], show_all=False)] == [1]
+    assert [r.meta.seed for r in history_items([str(mine)], show_all=True)] == [2, 1]  # local app: all of outputs/
     assert gallery_value(history_items([str(mine)], False)) == [(str(mine / "video.mp4"), "4f · 1.0s")]

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputError
+from ..vocab import Orientation, parse
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"})
-ORIENTATIONS = {"": None, "landscape": False, "horizontal": False, "portrait": True, "vertical": True}
+ORIENTATION_ALIASES = {"horizontal": Orientation.LANDSCAPE, "vertical": Orientation.PORTRAIT}
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,10 @@ def _motion_cell(text: str) -> tuple[int | None, str | None]:
 
 
 def _orientation(text: str) -> bool | None:
-    key = text.strip().lower()
-    if key not in ORIENTATIONS:
-        raise InputError(f"Orientation '{text}' is not known.", "Use landscape or portrait, or leave it empty.")
-    return ORIENTATIONS[key]
+    """True for portrait, False for landscape, None when the cell is empty (the batch's choice)."""
+    if not text.strip():
+        return None
+    return parse(Orientation, text, ORIENTATION_ALIASES) == Orientation.PORTRAIT
 
 
 def _check_unique(products: Sequence[Product]) -> None:

@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..errors import InputError, SvdAppError
+from ..history import TMP_PREFIX
+from ..vocab import Format
 from .tasks import Task
 
 MANIFEST = "manifest.jsonl"
 MANIFEST_CSV = "manifest.csv"
 LOCK_FILE = ".batch.lock"
-TMP_PREFIX = ".svdapp-tmp-"  # jobs.TMP_PREFIX; repeated so importing this module stays light
-EXTRA_OUTPUTS = ("webm", "gif", "poster")  # GenerationResult paths beside the mp4, when asked for
+EXTRA_OUTPUTS = tuple(f.value for f in Format if f != Format.MP4)  # GenerationResult paths, when asked for
 CSV_COLUMNS = ("sku", "status", "image", "video", "meta", "seed", "preset", "engine", "frames", "width", "height",
                "fps", "seconds", "worker", "finished", "error", "hint")
 

@@ -17,8 +17,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 from .. import presets
 from ..errors import InputError
-from ..request import GenerationRequest
+from ..request import GenerationRequest, engine_asked
 from ..settings import Settings, load_settings
+from ..vocab import Engine, MemoryPlan
 from .catalog import Product, load_catalog
 from .manifest import (append_record, failed_record, is_complete, locked, read_manifest, remove_stale_staging,
                        repair_manifest_end, write_csv_view)
@@ -35,7 +36,7 @@ def run_batch(options: BatchOptions, settings: Settings | None = None,
     options = replace(options, out_dir=Path(options.out_dir).expanduser().resolve())
     products = load_catalog(options.input)
     params = presets.resolve(options.preset, options.overrides, options.portrait)  # bad flags fail here
-    _check_engine(options.engine)
+    engine = engine_asked(options.engine or _default_engine(), options.overrides)  # as each product's run decides
     out_dir = options.out_dir
     _make_out_dir(out_dir)
     with locked(out_dir):
@@ -47,7 +48,7 @@ def run_batch(options: BatchOptions, settings: Settings | None = None,
         interrupted = False
         try:
             if todo:
-                _run_on_ray(todo, options, settings, params, state)
+                _run_on_ray(todo, options, settings, engine, params.memory, state)
             else:
                 state.progress.begin(0, state.skipped, "")
         except KeyboardInterrupt:
@@ -100,15 +101,14 @@ def _plan(products: Sequence[Product], options: BatchOptions, state: _BatchState
     return todo
 
 
-def _run_on_ray(todo: list[Task], options: BatchOptions, settings: Settings, params: presets.GenerationParams,
+def _run_on_ray(todo: list[Task], options: BatchOptions, settings: Settings, engine: Engine, memory: str,
                 state: _BatchState) -> None:
-    engine = options.engine or _default_engine()
-    if engine == "svd" and not options.address:
+    if engine == Engine.SVD and not options.address:
         from ..hub import ensure_model
         ensure_model(settings)  # download once here, not once per worker; fail early without a model
     # After ray.init: Ray installs its own SIGTERM handler, which would exit without cleanup.
     with ray_session(options.address) as resources, sigterm_as_interrupt():
-        uses_gpu = _uses_gpu(engine, params.memory, resources)
+        uses_gpu = _uses_gpu(engine, memory, resources)
         plan = plan_workers(resources, uses_gpu, len(todo), options.gpus, options.workers)
         workers = start_workers(plan, settings)
         state.workers = plan.count
@@ -150,19 +150,13 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def _uses_gpu(engine: str, memory: str, resources: Mapping[str, float]) -> bool:
     """GPU workers for SVD; "auto" takes the GPUs when there are some (each worker then picks
     svd or classic exactly as a single run does), CPU workers otherwise."""
-    if memory == "cpu" or engine not in ("svd", "auto"):
+    if memory == MemoryPlan.CPU or engine == Engine.CLASSIC:
         return False
-    return engine == "svd" or resources.get("GPU", 0) > 0
+    return engine == Engine.SVD or resources.get("GPU", 0) > 0
 
 
 def _default_engine() -> str:
     return next(f.default for f in fields(GenerationRequest) if f.name == "engine")
-
-
-def _check_engine(engine: str | None) -> None:
-    from ..request import ENGINES
-    if engine is not None and engine not in ENGINES:
-        raise InputError(f"Unknown engine '{engine}'.", f"Use one of: {', '.join(ENGINES)}.")
 
 
 def _absolute_model(settings: Settings) -> Settings:

@@ -60,7 +60,7 @@ def build_task(product: Product, options: BatchOptions) -> Task:
     if options.engine:
         extra["engine"] = options.engine
     if product.camera:
-        extra["motion_style"] = product.camera
+        extra["camera"] = product.camera
     request = GenerationRequest(image=str(product.image), preset=preset, overrides=overrides, portrait=portrait,
                                 out=options.out_dir / product.sku / VIDEO_NAME, image_name=product.sku, **extra)
     return Task(product.sku, request, fingerprint(request))

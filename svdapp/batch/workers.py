@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
-from ..errors import InputError, SvdAppError
+from ..errors import InputError, SvdAppError, describe_error
 from ..settings import Settings
 from .manifest import EXTRA_OUTPUTS, base_record, failed_record, now_iso
 from .tasks import Task
@@ -41,7 +41,7 @@ Report = Callable[[dict[str, Any]], None]
 
 def generate_one(task: Task, settings: Settings, worker: str = "local") -> dict[str, Any]:
     """Make one product's video; every failure becomes a ``failed`` record, never an exception."""
-    from ..jobs import describe_error, run_request
+    from ..jobs import run_request
     started, started_iso = time.perf_counter(), now_iso()
     try:
         result = run_request(task.request, settings)
@@ -53,7 +53,7 @@ def generate_one(task: Task, settings: Settings, worker: str = "local") -> dict[
                   meta=result.meta_path.relative_to(out_dir).as_posix(), seed=result.seed,
                   engine=result.engine, frames=result.frames, width=result.width, height=result.height,
                   fps=result.fps, fallbacks=list(result.fallbacks), timings=result.timings,
-                  settings=result.meta.get("settings"), engine_label=getattr(result, "engine_label", "") or None)
+                  settings=result.meta.to_json()["settings"], engine_label=result.engine_label or None)
     for name in EXTRA_OUTPUTS:
         path = getattr(result, name, None)
         if path is not None:

@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import InputError
-from ..presets import SPEED_MODES
+from ..vocab import SpeedMode
 from . import turbo
 
 SPEED_ENV = "SVDAPP_SPEED"
-ORDER = SPEED_MODES  # exact, compiled, turbo, turbo-compiled: each builds on the ones before
-COMPILED_MODES = ("compiled", "turbo-compiled")
-TURBO_MODES = ("turbo", "turbo-compiled")
+ORDER = tuple(SpeedMode)  # exact, compiled, turbo, turbo-compiled: each builds on the ones before
+COMPILED_MODES = (SpeedMode.COMPILED, SpeedMode.TURBO_COMPILED)
+TURBO_MODES = (SpeedMode.TURBO, SpeedMode.TURBO_COMPILED)
 # Blocks that repeat through the UNet and the VAE decoder and hold nearly all their work.
 UNET_BLOCKS = ("SpatioTemporalResBlock", "TransformerSpatioTemporalModel")
 VAE_BLOCKS = ("MidBlockTemporalDecoder", "UpBlockTemporalDecoder")
@@ -48,7 +48,7 @@ RECOMPILE_LIMIT = 256
 class Speed:
     """A speed mode and its knobs; part of how a cached pipeline is arranged."""
 
-    mode: str = "exact"
+    mode: str = SpeedMode.EXACT
     turbo: turbo.TurboConfig = field(default_factory=lambda: turbo.DEFAULT)
     backend: str = "inductor"  # torch.compile's; tests on the processor trace with "eager"
 
@@ -65,10 +65,10 @@ def resolve(choice: "str | Speed | None" = None) -> Speed:
     """The mode asked for (``--speed``, the UI, the API), else ``$SVDAPP_SPEED``, else exact."""
     if isinstance(choice, Speed):
         return choice
-    value = (choice or os.environ.get(SPEED_ENV, "")).strip().lower() or "exact"
-    if value not in SPEED_MODES:
-        raise InputError(f"Unknown {SPEED_ENV} '{value}'.", f"Use one of: {', '.join(SPEED_MODES)}.")
-    return Speed(value)
+    value = (choice or os.environ.get(SPEED_ENV, "")).strip().lower() or SpeedMode.EXACT
+    if value not in SpeedMode:
+        raise InputError(f"Unknown {SPEED_ENV} '{value}'.", f"Use one of: {', '.join(SpeedMode)}.")
+    return Speed(SpeedMode(value))
 
 
 def cache_dir() -> Path:

@@ -21,6 +21,7 @@ from PIL import Image
 
 from ..errors import Cancelled
 from ..presets import GenerationParams
+from ..vocab import Stage
 from . import accel
 from .cache import PipelineCache
 from .memory import MemoryPlan, free_memory
@@ -73,7 +74,7 @@ def run_bench(cache: PipelineCache, folder: str, image: Image.Image, params: Gen
     measured: dict[str, dict] = {}
     failed: dict[str, str] = {}
     for i, mode in enumerate(order):
-        report = _stage(progress, f"bench:{mode}", i, len(order))
+        report = _stage(progress, i, len(order))
         try:
             first = _timed_run(cache, folder, image, short, plan, accel.Speed(mode), report, cancel)
             compile_s = None
@@ -93,10 +94,12 @@ def run_bench(cache: PipelineCache, folder: str, image: Image.Image, params: Gen
                        timings, failed)
 
 
-def _stage(progress: Progress | None, label: str, done: int, total: int) -> Progress:
-    if progress is not None:
-        progress(label, done, total)
-    return lambda stage, d, t: progress(stage, d, t) if progress is not None else None
+def _stage(progress: Progress | None, done: int, total: int) -> Progress:
+    """Report the mode about to be timed; return the progress the mode's runs report to."""
+    if progress is None:
+        return lambda stage, d, t: None
+    progress(Stage.BENCH, done, total)
+    return progress
 
 
 def _sync(plan: MemoryPlan) -> None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Callable, TypeVar
 
 import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import Cancelled, OutOfMemory
+from ..engine_output import EngineOutput
+from ..errors import Cancelled, OutOfMemory, Suggestion
 from ..presets import GenerationParams
 from . import accel, turbo
 from .cache import PipelineCache
@@ -31,21 +32,9 @@ class _Cancel(Exception):
     """Raised inside the step callback; the SVD pipeline has no interrupt flag."""
 
 
-@dataclass
-class RunOutput:
-    frames: np.ndarray  # N x H x W x 3 uint8
-    plan: str
-    decode_chunk: int
-    fallbacks: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
-    load_seconds: float = 0.0
-    speed: str = "exact"  # the speed mode the pipeline ran in
-    reuse: dict | None = None  # turbo: its settings and how many UNet calls ran in full / reused
-
-
 def run(cache: PipelineCache, folder: str, image: Image.Image, params: GenerationParams, plan: MemoryPlan,
         seed: int, progress: Progress | None = None, cancel: threading.Event | None = None,
-        speed: accel.Speed | None = None) -> RunOutput:
+        speed: accel.Speed | None = None) -> EngineOutput:
     """Generate ``params.frames`` frames from the fitted ``image`` (already width x height).
 
     ``speed`` overrides ``params.speed`` with explicit knobs (the benchmark's turbo variants)."""
@@ -82,7 +71,7 @@ def run(cache: PipelineCache, folder: str, image: Image.Image, params: Generatio
             raise OutOfMemory(
                 "Out of GPU memory even with the smallest settings. Tried: " + " ".join(fallbacks or [plan.name]),
                 "Close other programs using the GPU (games, browsers, other AI tools) and pick the "
-                "Low-memory portrait preset, or use --memory cpu.") from None
+                "Low-memory portrait preset, or use {fix}.", Suggestion("memory", "cpu")) from None
 
     entry, latents = _with_ladder(denoise, smaller_denoise)
     plan, params = state["plan"], state["params"]
@@ -100,7 +89,7 @@ def run(cache: PipelineCache, folder: str, image: Image.Image, params: Generatio
             raise OutOfMemory("Out of GPU memory while decoding even one frame at a time. Tried: "
                               + " ".join(fallbacks + [f"decode chunk {chunk}"]),
                               "Close other programs using the GPU and pick the Low-memory portrait "
-                              "preset, or a smaller --width/--height.") from None
+                              "preset, or a smaller {fix}.", Suggestion("width"), Suggestion("height")) from None
         fallbacks.append(f"Out of GPU memory while decoding {chunk} frames at a time; "
                          f"decoded {chunk // 2} at a time instead.")
         state["chunk"] = chunk // 2
@@ -109,9 +98,9 @@ def run(cache: PipelineCache, folder: str, image: Image.Image, params: Generatio
     del latents
     free_memory()
     fast = turbo.of(entry.pipe.unet)
-    return RunOutput(frames, plan.name, state["chunk"], fallbacks, timings,
-                     entry.load_seconds if cache.loads > loads_before else 0.0, speed.mode,
-                     fast.summary() if fast is not None else None)
+    return EngineOutput(frames, plan.name, state["chunk"], tuple(fallbacks), timings,
+                        entry.load_seconds if cache.loads > loads_before else 0.0, speed.mode,
+                        fast.summary() if fast is not None else None)
 
 
 def _with_ladder(attempt: Callable[[], T], step_down: Callable[[], None]) -> T:

@@ -10,9 +10,10 @@ by the session. The history gallery shows every result in outputs/ only while th
 reachable from this computer alone; once it is shared (``--share`` or a non-loopback
 ``--host``) each session sees only what it made itself, and the token cannot be changed.
 
-Modules: app (layout and events), controls (the form's controls), forms (values → request),
-environment (D1), generation (a run: cancel, progress, errors), views (what the page shows),
-history (the gallery), api (/generate, /check), theme (the look), server (``svdapp serve``).
+Modules: layout (the page's components as one Page), app (build_app: the events, wired part by
+part), controls (the form's controls), forms (values ↔ request), environment (D1), generation (a
+run: cancel, progress, errors), views (what the page shows, errors in its words), history (the
+gallery), api (/generate, /check), theme (the look), server (``svdapp serve``).
 """
 
 from .app import build_app

@@ -1,5 +1,6 @@
-"""D1 · Environment: the checks as data (also the /check endpoint) and as a table, and the
-Hugging Face token field (validate, save to .env)."""
+"""D1 · Environment: the checks as data (also the /check endpoint) and as a table, the speed
+test (which speed mode to pick on this GPU; also /speedtest), and the Hugging Face token
+field (validate, save to .env)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import SvdAppError
+from .. import presets
+from ..errors import SvdAppError, describe_error
 from ..settings import Settings, load_settings, mask_token, save_token
-from .views import error_text
+from ..speedtest import format_report, parse_modes, run_speedtest
+from .generation import ProgressReporter
+from .views import control_words, error_text
 
 
 def check_report(settings: Settings | None = None) -> dict[str, Any]:
@@ -44,7 +48,6 @@ def env_view() -> tuple[str, Any]:
     try:
         report = check_report()
     except Exception as exc:  # a broken check must still leave the page usable
-        from ..jobs import describe_error
         return f"✗ The environment check itself failed: {error_text(describe_error(exc))}", gr.Accordion(open=True)
     problems = sum(1 for c in report["checks"] if not c["ok"] and c["required"])
     label = ("D1 · Environment — ready ✓" if report["ready"] else
@@ -75,3 +78,25 @@ def save_token_ui(token: str) -> tuple[str, str]:
     except OSError as exc:
         return "", f"✗ Could not write {settings.env_file}: {exc.strerror} — check the folder is writable."
     return "", f"✓ Saved {mask_token(token.strip())} to `{path}` (readable only by you)."
+
+
+def speed_test(preset: str | None, width: float | None, height: float | None, frames: float | None,
+               steps: float | None, memory: str | None, modes: str | None = None,
+               progress: gr.Progress | None = None):
+    """Time the speed modes for the form's video (a BenchReport); raises SvdAppError."""
+    sizes = {"width": width, "height": height, "frames": frames, "steps": steps}
+    overrides = {**{k: int(v) for k, v in sizes.items() if v is not None}, "memory": memory or None}
+    return run_speedtest(preset if preset in presets.PRESETS else None, overrides, modes=parse_modes(modes),
+                         progress=ProgressReporter(progress))
+
+
+def speed_test_ui(preset: str, width: float, height: float, frames: float, steps: float, memory: str,
+                  progress=gr.Progress()) -> str:
+    """D1's speed test: the table and the advice in the page's words."""
+    try:
+        report = speed_test(preset, width, height, frames, steps, memory, progress=progress)
+    except SvdAppError as exc:
+        return f"✗ {error_text(exc)}"
+    except Exception as exc:  # the page stays usable whatever the test hits
+        return f"✗ {error_text(describe_error(exc))}"
+    return f"```\n{format_report(report, control_words)}\n```"

@@ -10,6 +10,8 @@ from typing import Any
 
 from .. import presets
 from ..errors import InputError
+from ..result import ResultMeta
+from ..vocab import Camera, Engine, Orientation
 
 CUSTOM = "custom"
 # Form fields that map one-to-one onto GenerationParams (fit lives in D2, seed has a checkbox).
@@ -23,14 +25,43 @@ def preset_fields(name: str) -> dict[str, Any]:
     return {k: "" if params[k] is None else params[k] for k in FIELDS}  # "": the default speed
 
 
-def orientation_of(width: int, height: int) -> str:
-    return "portrait" if height > width else "landscape"
+def changed_fields(values: dict[str, Any], preset: str) -> dict[str, Any]:
+    """The form's values without those still equal to the preset's. The form holds every field;
+    only what the user changed is an override (an untouched SVD-only field must not choose SVD)."""
+    base = preset_fields(_base(preset))
+    return {k: v for k, v in values.items() if k not in base or v != base[k]}
+
+
+def _base(preset: str | None) -> str:
+    """The preset a form stands on ("custom" stands on the default)."""
+    name = (preset or presets.DEFAULT_PRESET).strip().lower()
+    return presets.DEFAULT_PRESET if name == CUSTOM else name
+
+
+def reuse_values(meta: ResultMeta) -> dict[str, Any]:
+    """A past result's settings as form values: every GenerationParams field of the form, the
+    seed (fixed), fit and orientation, its preset (when still known), the engine asked for and
+    the finishing; keys are field names, plus "random_seed", "orientation" and "preset"."""
+    s, fin = meta.settings, meta.finishing
+    values = {k: "" if getattr(s, k) is None else getattr(s, k) for k in FIELDS}
+    values.update(seed=s.seed, random_seed=False, fit=s.fit, orientation=orientation_of(s.width, s.height),
+                  engine=meta.engine_requested or meta.engine or Engine.AUTO, loop=fin.loop, seconds=fin.seconds,
+                  interpolate=str(fin.interpolate), framing=fin.framing)
+    if meta.preset in presets.PRESETS:
+        values["preset"] = meta.preset
+    if meta.classic is not None and meta.classic.camera in Camera:
+        values["camera"] = meta.classic.camera
+    return values
+
+
+def orientation_of(width: int, height: int) -> Orientation:
+    return Orientation.PORTRAIT if height > width else Orientation.LANDSCAPE
 
 
 def turn(width: int, height: int, orientation: str) -> tuple[int, int]:
     """Width and height with the long side where the orientation wants it."""
     long, short = max(width, height), min(width, height)
-    return (short, long) if orientation == "portrait" else (long, short)
+    return (short, long) if orientation == Orientation.PORTRAIT else (long, short)
 
 
 def _int(value: Any) -> int | None:
@@ -61,16 +92,14 @@ def make_request(image: Any, preset: str, values: dict[str, Any], extras: dict[s
     from ..request import GenerationRequest
     if not image:
         raise InputError("No product photo yet.", "Drop a photo into D2 (or paste one) first.")
-    name = (preset or presets.DEFAULT_PRESET).strip().lower()
-    base = presets.DEFAULT_PRESET if name == CUSTOM else name
-    return GenerationRequest(image=image, preset=base, overrides=overrides_from(values),
+    return GenerationRequest(image=image, preset=_base(preset), overrides=overrides_from(values),
                              **request_extras(extras or {}))
 
 
 def request_extras(extras: dict[str, Any]) -> dict[str, Any]:
     """Engine and finishing choices (None/"" = the request's default) → GenerationRequest fields."""
     out: dict[str, Any] = {}
-    for name in ("engine", "motion_style", "loop", "framing"):
+    for name in ("engine", "camera", "loop", "framing"):
         if extras.get(name):
             out[name] = str(extras[name])
     if extras.get("seconds") not in (None, "", 0):

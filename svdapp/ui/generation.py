@@ -1,5 +1,5 @@
 """One run from the browser: a cancel Event per session (CancelBoard), progress as stage words
-with an ETA (ProgressReporter), and ``run_request`` with every failure turned into a gr.Error."""
+with an ETA (ProgressReporter), and ``run_request`` with every failure turned into an SvdAppError."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import gradio as gr
 
-from ..errors import Cancelled, SvdAppError
+from ..errors import Cancelled, SvdAppError, describe_error
+from ..request import GenerationRequest
+from ..result import GenerationResult
 from ..settings import load_settings
-from .views import error_text
-
-STAGE_LABELS = {"load": "Loading model", "denoise": "Denoising", "decode": "Decoding frames", "encode": "Encoding video"}
+from ..vocab import Stage, label_of
 
 
 @dataclass
@@ -60,8 +60,8 @@ class ProgressReporter:
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self.progress is None:
             return
-        label = STAGE_LABELS.get(stage, stage)
-        if stage == "denoise":
+        label = label_of(Stage, stage)
+        if stage == Stage.DENOISE:
             label = f"{label} step {done}/{total}{self._eta(done, total)}"
         elif total > 1:
             label = f"{label} {done}/{total}"
@@ -76,25 +76,24 @@ class ProgressReporter:
         return f" · about {left:.0f} s left" if left >= 1 else ""
 
 
-def run_generation(request, progress: gr.Progress | None, cancel: threading.Event):
-    """run_request with every failure turned into a readable gr.Error."""
-    from ..jobs import describe_error, run_request
+def run_generation(request: GenerationRequest, progress: gr.Progress | None,
+                   cancel: threading.Event) -> GenerationResult:
+    """run_request with every failure turned into an SvdAppError (the caller words its fix)."""
+    from ..jobs import run_request
     if cancel.is_set():  # cancelled while waiting in the queue: skip loading the model at all
         raise Cancelled()
     if progress is not None:
         progress(0, desc="Preparing the photo")
     try:
-        result = run_request(request, load_settings(), progress=ProgressReporter(progress), cancel=cancel)
-    except Cancelled:
+        return run_request(request, load_settings(), progress=ProgressReporter(progress), cancel=cancel)
+    except SvdAppError:
         raise
     except Exception as exc:
-        err = describe_error(exc)
-        if not isinstance(exc, SvdAppError):
-            import traceback
-            traceback.print_exc()  # for the person running the server; the browser gets the one-line form
-        raise gr.Error(error_text(err), title="Could not make the video") from None
-    return result
+        import traceback
+        traceback.print_exc()  # for the person running the server; the browser gets the one-line form
+        raise describe_error(exc) from None
 
 
-def result_metadata(result) -> dict[str, Any]:
-    return {**result.meta, "folder": str(result.video.parent)}
+def result_metadata(result: GenerationResult) -> dict[str, Any]:
+    """The metadata /generate returns: meta.json plus the result's folder."""
+    return {**result.meta.to_json(), "folder": str(result.video.parent)}

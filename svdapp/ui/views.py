@@ -1,45 +1,48 @@
-"""What the page shows: hints that name controls instead of CLI flags, error lines, the
+"""What the page shows: an error's fix in the page's words (the control to change), the
 model-input preview, and a result's summary and extra files (for a new run or a history item)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import gradio as gr
 
-from ..errors import SvdAppError
+from ..errors import SvdAppError, Suggestion, Words
+from ..result import ResultMeta
+from ..vocab import Choice, Engine, Fit, Format, Framing, Loop, SpeedMode
 
-# CLI flags named in engine hints → where the same setting lives in this UI.
-UI_NAMES = {"--memory": "Advanced → Memory plan", "--frames": "Advanced → Frames", "--steps": "Advanced → Steps",
-            "--width": "Advanced → Width", "--height": "Advanced → Height", "--seed": "Advanced → Seed",
-            "--decode-chunk": "Advanced → Decode chunk", "--fps": "Advanced → Playback fps",
-            "--motion": "Advanced → Motion strength", "--noise-aug": "Advanced → Noise augmentation",
-            "--cond-fps": "Advanced → Conditioning fps", "--speed": "Advanced → Speed", "--engine": "Engine & finishing → Engine",
-            "--camera": "Engine & finishing → Camera move", "--loop": "Engine & finishing → Loop",
-            "--framing": "Engine & finishing → Framing", "--formats": "Engine & finishing → Also write",
-            "--fit": "D2 → Fit", "--portrait": "D2 → Orientation"}
-FLAG_RUN = re.compile(r"--[a-z-]+(?: (?!--)[\w.,#-]+)?(?: --[a-z-]+(?: (?!--)[\w.,#-]+)?)*")
-FLAG = re.compile(r"(--[a-z-]+)(?: ((?!--)[\w.,#-]+))?")
-
-
-def ui_hint(hint: str) -> str:
-    """Engine hints name CLI flags; in the browser, name the control instead.
-
-    ``pass --engine svd --memory cpu`` → ``pass Engine & finishing → Engine = svd, Advanced → Memory plan = cpu``.
-    """
-    def one(m: re.Match) -> str:
-        name = UI_NAMES.get(m.group(1))
-        if name is None:
-            return m.group(0)
-        return f"{name} = {m.group(2)}" if m.group(2) else name
-
-    return FLAG_RUN.sub(lambda run: ", ".join(one(m) for m in FLAG.finditer(run.group(0))), hint)
+# Where each setting an error can suggest lives on the page, and the set whose labels its
+# control shows (None: it shows the values as they are).
+CONTROLS: dict[str, tuple[str, type[Choice] | None]] = {
+    "frames": ("Advanced → Frames", None), "steps": ("Advanced → Steps", None),
+    "fps": ("Advanced → Playback fps", None), "cond_fps": ("Advanced → Conditioning fps", None),
+    "motion": ("Advanced → Motion strength", None), "noise_aug": ("Advanced → Noise augmentation", None),
+    "width": ("Advanced → Width", None), "height": ("Advanced → Height", None), "seed": ("Advanced → Seed", None),
+    "decode_chunk": ("Advanced → Decode chunk", None), "memory": ("Advanced → Memory plan", None),
+    "speed": ("Advanced → Speed", SpeedMode), "engine": ("Engine & finishing → Engine", Engine),
+    "camera": ("Engine & finishing → Camera move", None), "loop": ("Engine & finishing → Loop", None),
+    "seconds": ("Engine & finishing → Length (s)", None),
+    "interpolate": ("Engine & finishing → Frame interpolation", None),
+    "framing": ("Engine & finishing → Framing", None), "formats": ("Engine & finishing → Also write", None),
+    "fit": ("D2 → Fit", Fit), "portrait": ("D2 → Orientation", None),
+}
 
 
-def error_text(err: SvdAppError) -> str:
-    return f"{err.message} — {ui_hint(err.hint)}" if err.hint else err.message
+def control_words(suggestions: Sequence[Suggestion]) -> str:
+    """``Advanced → Memory plan = cpu``: the page's words for suggested settings."""
+    def one(s: Suggestion) -> str:
+        where, kind = CONTROLS.get(s.setting, (s.setting, None))
+        if s.value is None:
+            return where
+        return f"{where} = {kind(s.value).label if kind and s.value in kind else s.value}"
+
+    return ", ".join(one(s) for s in suggestions)
+
+
+def error_text(err: SvdAppError, words: Words = control_words) -> str:
+    hint = err.fix(words)
+    return f"{err.message} — {hint}" if hint else err.message
 
 
 def preview_frame(image: str | None, width: Any, height: Any, fit: str):
@@ -55,44 +58,39 @@ def preview_frame(image: str | None, width: Any, height: Any, fit: str):
         return gr.Image(value=None, label=label)
 
 
-def model_note(meta: dict[str, Any]) -> str:
-    if meta.get("engine") != "svd":
+def model_note(meta: ResultMeta) -> str:
+    if meta.engine != Engine.SVD:
         return ""
-    return "model loaded for this run" if meta.get("model_loaded_this_run") else "model already loaded"
+    return "model loaded for this run" if meta.model_loaded_this_run else "model already loaded"
 
 
-def result_markdown(meta: dict[str, Any], origin: str = "") -> str:
-    s, out = meta.get("settings", {}), meta.get("output", {})
-    lines = [f"**Seed {meta.get('seed')}** · {out.get('frames')} frames · {out.get('width')}×{out.get('height')} · "
-             f"{out.get('fps')} fps · {out.get('duration_s')} s · H.264"]
-    lines.append(f"Engine: {meta.get('engine_label') or meta.get('engine')}")
-    if meta.get("engine") == "classic":
-        camera = meta.get("classic", {}).get("camera_label") or meta.get("classic", {}).get("camera")
-        lines.append(f"Preset *{meta.get('preset')}* · camera {camera} · fit {s.get('fit')}")
+def result_markdown(meta: ResultMeta, origin: str = "") -> str:
+    s, out, fin = meta.settings, meta.output, meta.finishing
+    lines = [f"**Seed {meta.seed}** · {out.frames} frames · {out.width}×{out.height} · {out.fps} fps · "
+             f"{out.duration_s} s · H.264", f"Engine: {meta.label}"]
+    if meta.engine == Engine.CLASSIC:
+        camera = meta.classic.camera_label or meta.classic.camera if meta.classic else ""
+        lines.append(f"Preset *{meta.preset}* · camera {camera} · fit {s.fit}")
     else:
-        lines.append(f"Preset *{meta.get('preset')}* · steps {s.get('steps')} · motion {s.get('motion')} · "
-                     f"noise aug {s.get('noise_aug')} · conditioning fps {s.get('cond_fps')} · fit {s.get('fit')} · "
-                     f"memory plan {meta.get('memory_plan')} · decode chunk {meta.get('decode_chunk_used')} · "
-                     f"speed {meta.get('speed_mode', 'exact')}")
-    fin = meta.get("finishing") or {}
-    done = [f"loop {fin['loop']}" if fin.get("loop") not in (None, "none") else "",
-            f"{fin['interpolate']}× frames" if fin.get("interpolate") not in (None, 1) else "",
-            f"framing {fin['framing']}" if fin.get("framing") not in (None, "none") else "",
-            f"{fin['seconds']} s long" if fin.get("seconds") else ""]
+        lines.append(f"Preset *{meta.preset}* · steps {s.steps} · motion {s.motion} · noise aug {s.noise_aug} · "
+                     f"conditioning fps {s.cond_fps} · fit {s.fit} · memory plan {meta.memory_plan} · "
+                     f"decode chunk {meta.decode_chunk_used} · speed {meta.speed_mode or SpeedMode.EXACT}")
+    done = [f"loop {fin.loop}" if fin.loop != Loop.NONE else "",
+            f"{fin.interpolate}× frames" if fin.interpolate != 1 else "",
+            f"framing {fin.framing}" if fin.framing != Framing.NONE else "",
+            f"{fin.seconds} s long" if fin.seconds else ""]
     if any(done):
         lines.append("Finishing: " + ", ".join(d for d in done if d))
-    timings = meta.get("timings_s", {})
-    if timings.get("total") is not None:
-        lines.append(f"Made in {timings['total']:.1f} s" + (f" ({origin})" if origin else ""))
+    total = meta.timings_s.get("total")
+    if total is not None:
+        lines.append(f"Made in {total:.1f} s" + (f" ({origin})" if origin else ""))
     elif origin:
         lines.append(origin)
-    for note in meta.get("fallbacks", []):
-        lines.append(f"⚠ {ui_hint(note)}")
+    lines += [f"⚠ {note}" for note in meta.fallbacks]
     return "\n\n".join(lines)
 
 
-def other_files(meta: dict[str, Any]):
+def other_files(meta: ResultMeta):
     """The extra formats of a result (WebM, GIF, poster) that exist on disk."""
-    files = [p for fmt, p in ((meta.get("output") or {}).get("files") or {}).items()
-             if fmt != "mp4" and Path(p).is_file()]
+    files = [p for fmt, p in meta.output.files.items() if fmt != Format.MP4 and Path(p).is_file()]
     return gr.File(value=files or None, visible=bool(files))

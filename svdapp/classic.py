@@ -25,26 +25,21 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
-from .errors import InputError
+from .errors import InputError, Suggestion
 from .finishing import Background, Box, Clip, parse_background, place
 from .imageprep import ImageSource
+from .vocab import Camera, parse
 
-MOTION_STYLES = ("push-in", "pull-out", "pan-left", "pan-right", "tilt-up", "tilt-down", "parallax")
-MOTION_LABELS = {"push-in": "Slow push-in", "pull-out": "Pull-out", "pan-left": "Pan left", "pan-right": "Pan right",
-                 "tilt-up": "Tilt up", "tilt-down": "Tilt down", "parallax": "2.5D parallax"}
-ALIASES = {"tilt": "tilt-up", "zoom-in": "push-in", "zoom-out": "pull-out", "zoom": "push-in", "pan": "pan-right"}
-DEFAULT_STYLE = "push-in"
+CAMERA_ALIASES = {"tilt": "tilt-up", "zoom-in": "push-in", "zoom-out": "pull-out", "zoom": "push-in",
+                  "pan": "pan-right"}
 STAGE_MARGIN = 1.12  # stage = frame x this: the zoom range, and the room a pan or tilt travels
 PARALLAX_SHIFT = (0.07, 0.03)  # product, background: how far each drifts, as a share of the width
 PARALLAX_ZOOM = (1.05, 1.02)
 MASK_SIDE = 256  # GrabCut and inpainting run on a copy this size: the mask is feathered anyway
 
 
-def validate_style(style: str) -> str:
-    name = ALIASES.get(str(style).strip().lower(), str(style).strip().lower())
-    if name not in MOTION_STYLES:
-        raise InputError(f"Unknown camera motion '{style}'.", f"Use one of: {', '.join(MOTION_STYLES)}.")
-    return name
+def parse_camera(camera: str) -> Camera:
+    return parse(Camera, camera, CAMERA_ALIASES)
 
 
 def ease(t: float) -> float:
@@ -64,7 +59,7 @@ class View:
 @dataclass(frozen=True)
 class Rendered:
     clip: Clip
-    style: str  # the style actually used
+    camera: Camera  # the move actually made
     separation: str | None  # alpha | grabcut | None
     notes: tuple[str, ...] = ()
 
@@ -120,31 +115,30 @@ def _clamp(view: View, stage: tuple[int, int], size: tuple[int, int]) -> View:
     return View(cx, cy, view.zoom)
 
 
-def camera(style: str, p: float, stage: tuple[int, int], size: tuple[int, int]) -> list[View]:
+def views_at(camera: str, p: float, stage: tuple[int, int], size: tuple[int, int]) -> list[View]:
     """The view(s) at eased progress p in [0, 1]: one, or [background, product] for parallax."""
+    camera = parse_camera(camera)
     sw, sh = stage
     full = min(sw / size[0], sh / size[1])  # zoom at which one stage pixel is one output pixel
     c = (sw / 2, sh / 2)
-    if style == "push-in":
+    if camera == Camera.PUSH_IN:
         return [View(*c, full ** p)]
-    if style == "pull-out":
+    if camera == Camera.PULL_OUT:
         return [View(*c, full ** (1 - p))]
     travel_x = (sw - size[0]) / 2  # room either side at zoom ``full`` (one stage pixel per pixel)
     travel_y = (sh - size[1]) / 2
-    if style in ("pan-left", "pan-right"):
-        sign = 1 if style == "pan-right" else -1
+    if camera in (Camera.PAN_LEFT, Camera.PAN_RIGHT):
+        sign = 1 if camera == Camera.PAN_RIGHT else -1
         return [_clamp(View(c[0] + sign * (2 * p - 1) * travel_x, c[1], full), stage, size)]
-    if style in ("tilt-up", "tilt-down"):
-        sign = -1 if style == "tilt-up" else 1
+    if camera in (Camera.TILT_UP, Camera.TILT_DOWN):
+        sign = -1 if camera == Camera.TILT_UP else 1
         return [_clamp(View(c[0], c[1] + sign * (2 * p - 1) * travel_y, full), stage, size)]
-    if style == "parallax":
-        views = []
-        for shift, zoom in zip(reversed(PARALLAX_SHIFT), reversed(PARALLAX_ZOOM)):
-            z = full * zoom ** p
-            dx = (p - 0.5) * shift * size[0] * full / z  # camera moves right: the scene drifts left
-            views.append(View(c[0] + dx, c[1], z))
-        return [_clamp(views[0], stage, size), views[1]]
-    raise InputError(f"Unknown camera motion '{style}'.", f"Use one of: {', '.join(MOTION_STYLES)}.")
+    views = []  # parallax
+    for shift, zoom in zip(reversed(PARALLAX_SHIFT), reversed(PARALLAX_ZOOM)):
+        z = full * zoom ** p
+        dx = (p - 0.5) * shift * size[0] * full / z  # camera moves right: the scene drifts left
+        views.append(View(c[0] + dx, c[1], z))
+    return [_clamp(views[0], stage, size), views[1]]
 
 
 def _warp(plane: np.ndarray, m: np.ndarray, size: tuple[int, int], border: int = cv2.BORDER_REFLECT) -> np.ndarray:
@@ -314,7 +308,7 @@ def stage_size(size: tuple[int, int]) -> tuple[int, int]:
     return tuple(int(math.ceil(s * STAGE_MARGIN / 2)) * 2 for s in size)  # type: ignore[return-value]
 
 
-def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, style: str = DEFAULT_STYLE,
+def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, camera: str = Camera.PUSH_IN,
            background: Background | str = "edge", fit: str = "contain", alpha: np.ndarray | None = None,
            periodic: bool = False, seed: int = 0) -> Rendered:
     """``frames`` frames of ``size`` (even w, h) moving the camera over the photo.
@@ -323,12 +317,12 @@ def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, 
     ``frames`` equal to frame 0, so the clip loops seamlessly by itself. ``alpha``: the
     photo's transparency, used to separate the product for parallax (else GrabCut).
     """
-    style = validate_style(style)
+    camera = parse_camera(camera)
     w, h = size
     if w % 2 or h % 2 or w < 16 or h < 16:
         raise InputError(f"Frame size must be even and at least 16x16, got {w}x{h}.", "Use e.g. 1080x1920.")
     if frames < 1:
-        raise InputError(f"Frames must be at least 1, got {frames}.", "Use --seconds 4.")
+        raise InputError(f"Frames must be at least 1, got {frames}.", "Use {fix}.", Suggestion("seconds", 4))
     rgb = np.asarray(photo.convert("RGB")) if isinstance(photo, Image.Image) else np.asarray(photo)
     bg = parse_background(background) if isinstance(background, str) else background
     stage = stage_size(size)
@@ -336,7 +330,7 @@ def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, 
     notes: list[str] = []
     separation = None
     fg = None
-    if style == "parallax":
+    if camera == Camera.PARALLAX:
         if alpha is not None and alpha.shape[:2] == rgb.shape[:2]:
             mask, separation = alpha.astype(np.float32) / 255, "alpha"
         else:
@@ -344,7 +338,7 @@ def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, 
         stage_mask = _fit_mask(mask, box, stage) if mask is not None else None
         if stage_mask is None or stage_mask.max() < 0.5:
             notes.append("Parallax: could not tell the product from its background; used a slow push-in instead.")
-            style, separation = "push-in", None
+            camera, separation = Camera.PUSH_IN, None
         else:
             base, fg = _layers(stage_rgb, stage_mask)
     if fg is None:
@@ -356,7 +350,7 @@ def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, 
         return ease(i / (frames - 1)) if frames > 1 else 0.0
 
     def i420(i: int) -> np.ndarray:
-        views = camera(style, progress(i), stage, size)
+        views = views_at(camera, progress(i), stage, size)
         if fg is not None:
             return _render_parallax(base, fg, views, stage, size)
         return _render_plain(base, views[0], stage, size)
@@ -364,7 +358,7 @@ def render(photo: Image.Image | np.ndarray, size: tuple[int, int], frames: int, 
     def to_rgb(i: int) -> np.ndarray:
         return i420_to_rgb(i420(i))
 
-    return Rendered(Clip(frames, to_rgb, i420), style, separation, tuple(notes))
+    return Rendered(Clip(frames, to_rgb, i420), camera, separation, tuple(notes))
 
 
 def still(photo: Image.Image | np.ndarray, size: tuple[int, int], background: Background | str = "edge",
@@ -375,5 +369,5 @@ def still(photo: Image.Image | np.ndarray, size: tuple[int, int], background: Ba
     return Image.fromarray(canvas)
 
 
-__all__ = ["MOTION_STYLES", "MOTION_LABELS", "DEFAULT_STYLE", "Rendered", "View", "camera", "ease", "grabcut_mask",
-           "load_alpha", "render", "stage_size", "still", "validate_style", "view_rect"]
+__all__ = ["CAMERA_ALIASES", "Rendered", "View", "ease", "grabcut_mask", "load_alpha", "parse_camera", "render",
+           "stage_size", "still", "view_rect", "views_at"]
