@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from svdapp.testimage import make_test_product
 
-CAMERAS = ("still", "push-in", "pull-out", "pan", "rotate", "tilt", "cover")
+CAMERAS = ("still", "push-in", "pull-out", "pan", "rotate", "tilt", "cover", "exit")
 CHANGES = ("none", "background", "soft", "exposure", "jitter", "warp", "hue", "blur", "smear", "erase", "melt-end")
 
 
@@ -169,6 +169,16 @@ def jar(with_alpha: bool = False) -> Product:
     return Product("jar-alpha" if with_alpha else "jar", rgb, m, (lab[0], lab[1], lab[2], lab[3]), with_alpha)
 
 
+def scaled(p: Product, factor: float) -> Product:
+    """The same product photographed with ``factor`` x the pixels."""
+    h, w = p.mask.shape
+    dims = (round(w * factor), round(h * factor))
+    interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+    label = tuple(round(v * factor) for v in p.label)
+    return Product(f"{p.name}x{factor:g}", cv2.resize(p.rgb, dims, interpolation=interp),
+                   cv2.resize(p.mask, dims, interpolation=cv2.INTER_LINEAR), label, p.with_alpha)  # type: ignore[arg-type]
+
+
 PRODUCTS: dict[str, Callable[[], Product]] = {
     "bottle": bottle, "bottle-alpha": lambda: bottle(True), "carton-alpha": carton,
     "carton": lambda: carton(False), "jar": jar, "jar-alpha": lambda: jar(True),
@@ -202,6 +212,8 @@ def camera_motion(kind: str, t: float, frame: tuple[int, int]) -> np.ndarray:
         zoom, tilt = 1.05, 0.12 * t
     elif kind == "cover":  # a 9:16 crop of a landscape photo that drifts sideways and pushes in
         zoom, dx = 1.0 + 0.1 * t, (0.5 - t) * 0.06 * fw
+    elif kind == "exit":  # the camera swings away until the product has left the picture
+        dx = -1.2 * fw * t * t
     elif kind != "still":
         raise ValueError(kind)
     ca, sa = math.cos(angle) * zoom, math.sin(angle) * zoom
