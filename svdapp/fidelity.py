@@ -7,21 +7,22 @@ second, so a clip can be checked, shown with its score, and chosen among seeds.
 How. The product is cut from the photo (its alpha channel, else the classic engine's GrabCut
 separation) into a small *reference*: its box at ``CMP_SIDE`` pixels. In each frame the product
 is followed as one rigid/perspective whole: ORB features matched to the photo with RANSAC find
-it (in the first frame, or when it is lost), then the frame is warped back onto the reference
+it (in the first frame, or when it is lost); then the frame is warped back onto the reference,
 and dense optical flow, read only across the reference's edges and fitted with a robust
-homography, pins it to a tenth of a pixel. Whatever flow is left after that fit is the part of
-the product that did not move with the whole. Three things are compared there, each in its
-worst patch (about a sixth of the product across), each mapped to 0–1:
+homography, pins it to a fraction of a pixel. The flow left after that fit is the part of the
+product that did not move with the whole. Three things are compared, each in its worst patch
+(a sixth of the product across) and each mapped to 0–1 by a linear ramp:
 
-- shape: the leftover motion across edges (a bent label, a drooping logo), % of the product;
-- detail: structural similarity (SSIM) where the photo has print and edges (blur, smears,
-  erased text), with the photo seen through no more pixels than the frame shows it with;
-- colour: the CIELAB difference (ΔE, lightness at half weight: a hue that turned, a drift).
+- shape: the leftover motion across edges (a bent label, a drooping logo), % of product size;
+- detail: print and edges kept — SSIM's contrast term on fine detail (blur and smears lose
+  it) and the whole SSIM on a softened picture (the same print, not another), the photo seen
+  through no more pixels than the frame shows the product with;
+- colour: the CIELAB difference, ΔE with lightness at half weight (a turned hue, a drift).
 
 A frame scores the lowest of the three, and 0 where the product cannot be found or is mostly
 out of the picture. The video scores the mean of its worst ``WORST_SHARE`` of frames, so a
-product that melts only at the end still fails. ``motion`` and ``flicker`` are reported
-alongside, so a still video cannot win by doing nothing.
+product that melts only at the end still fails. ``motion`` and ``flicker`` come alongside, so
+a still video cannot win by doing nothing. docs/fidelity.md has the numbers and the limits.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ EDGE_MIN = 2.0  # gray levels per pixel: a reference pixel steeper than this is 
 FIT_POINTS = 2500  # edge pixels the homography is fitted on, at most
 MIN_FIT_POINTS = 300  # fewer edge pixels inside the product than this: its outline is used too
 ALIGN_STEPS = 8  # warp → flow → fit rounds per frame, at most (2–3 when tracking smoothly)
-STILL_PX = 0.1  # a fit that moves the product's corners less than this has converged
+STILL_PX = 0.25  # a fit that moves the product's corners less than this has converged
 AGREE_PX = 1.0  # an edge pixel within this of the fitted whole moves with it
 MIN_AGREE = 0.35  # share of edge weight that must move with the whole to trust a frame
 
@@ -121,25 +122,45 @@ class FidelityReport:
 
     @property
     def verdict(self) -> str:
-        """One line for a person: kept, or what changed and what to try."""
+        """One line for a person (plain ASCII, for any console): kept, or what changed and
+        what to try."""
         score = f"Product fidelity {self.product_fidelity:.2f}"
         if self.ok:
             extra = ""
             if self.motion < STILL_MOTION and self.scene_change < 0.5:
-                extra = f" The video barely moves (motion {self.motion:.1f} %)."
+                extra = f" But the video barely moves (motion {self.motion:.1f} %)."
             if self.flicker > FLICKER_WARN:
-                extra += f" Brightness flickers (ΔE {self.flicker:.1f})."
+                extra += f" Its brightness flickers (flicker {self.flicker:.1f})."
             return f"{score}: the product is kept.{extra}"
         if self.found < 1:
             lost = sum(not f.found for f in self.frames)
-            what = f"the product was lost in {lost} of {len(self.frames)} frames"
+            what = f"it was lost - gone or changed beyond recognition - in {lost} of {len(self.frames)} frames"
         else:
             part = min((("its shape", self.shape), ("its print and detail", self.detail),
                         ("its colour", self.colour)), key=lambda kv: kv[1])[0]
-            what = f"{part} changed most, worst at frame {self.worst_frame + 1}"
+            what = f"{part} changed most; worst at frame {self.worst_frame + 1} of {len(self.frames)}"
         level = "changed" if self.product_fidelity < FAIL_THRESHOLD else "may have changed"
         return (f"{score}: the product {level} ({what}). Try another seed, less motion (--motion 80), "
                 f"or the classic engine (--engine classic), which never alters the product.")
+
+    def summary(self) -> str:
+        """A few plain-ASCII lines for a terminal: the score, its parts, motion and flicker,
+        then the verdict."""
+        worst = self.frames[self.worst_frame]
+        return "\n".join([
+            f"Product fidelity: {self.product_fidelity:.2f} (kept at >= {KEEP_THRESHOLD:.2f}, changed below "
+            f"{FAIL_THRESHOLD:.2f})",
+            f"  worst frames (from frame {self.worst_frame + 1} of {len(self.frames)}): shape {self.shape:.2f}, "
+            f"print/detail {self.detail:.2f}, colour {self.colour:.2f}",
+            (f"  at frame {self.worst_frame + 1}: leftover motion {worst.moved:.2f} % of the product, "
+             f"detail kept {worst.similarity:.2f}, colour difference {worst.delta_e:.1f} dE" if worst.found
+             else f"  at frame {self.worst_frame + 1}: the product was not found"),
+            f"  product found in {sum(f.found for f in self.frames)} of {len(self.frames)} frames "
+            f"(cut from the photo by {self.separation})",
+            f"  motion {self.motion:.1f} % of the product's size, scene change {self.scene_change:.2f} %, "
+            f"flicker {self.flicker:.2f} dE",
+            self.verdict,
+        ])
 
     def to_dict(self) -> dict:
         """Plain JSON-ready values, with ``ok``, ``verdict`` and the thresholds."""
@@ -443,17 +464,28 @@ def _local(value: np.ndarray, weight: np.ndarray, k: int) -> tuple[np.ndarray, n
     return num / np.maximum(den, 1e-6), den
 
 
-def _ssim_terms(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """SSIM and its contrast term, maps of two float32 gray images (0–255); and the first
-    one's local deviation (how much detail there is to keep)."""
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    blur = lambda x: cv2.GaussianBlur(x, (0, 0), 1.5)  # noqa: E731
-    ma, mb = blur(a), blur(b)
-    va, vb = np.maximum(blur(a * a) - ma * ma, 0), np.maximum(blur(b * b) - mb * mb, 0)
-    cov = blur(a * b) - ma * mb
-    ssim = ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2))
-    contrast = (2 * np.sqrt(va * vb) + c2) / (va + vb + c2)
-    return ssim, contrast, np.sqrt(va)
+_C1, _C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2  # SSIM's stabilisers for 8-bit pictures
+
+
+def _gauss(x: np.ndarray) -> np.ndarray:
+    return cv2.GaussianBlur(x, (0, 0), 1.5)  # SSIM's window
+
+
+def _ssim_side(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A float32 gray picture with its local mean and variance: the half of SSIM that belongs
+    to one side (the reference's is computed once per video)."""
+    mean = _gauss(a)
+    return a, mean, np.maximum(_gauss(a * a) - mean * mean, 0)
+
+
+def _ssim_terms(ref: tuple[np.ndarray, np.ndarray, np.ndarray], b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """SSIM and its contrast term, maps, between the reference side ``ref`` and picture b."""
+    a, ma, va = ref
+    _, mb, vb = _ssim_side(b)
+    cov = _gauss(a * b) - ma * mb
+    ssim = ((2 * ma * mb + _C1) * (2 * cov + _C2)) / ((ma * ma + mb * mb + _C1) * (va + vb + _C2))
+    contrast = (2 * np.sqrt(va * vb) + _C2) / (va + vb + _C2)
+    return ssim, contrast
 
 
 def _high(values: np.ndarray) -> float:
@@ -475,10 +507,24 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.GaussianBlur(rgb, (0, 0), 2.0).astype(np.float32) / 255, cv2.COLOR_RGB2Lab)
 
 
-def _seen_as(ref: ProductReference, scale: float, cache: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The reference (RGB, gray, Lab) as a frame showing the product ``scale`` x the reference's
-    size would: through fewer pixels, so a product filmed small is not blamed for the detail no
-    camera could keep."""
+@dataclass(frozen=True, eq=False)
+class _Seen:
+    """The reference as a frame showing the product at some scale would show it."""
+
+    rgb: np.ndarray
+    lab: np.ndarray
+    sharp: tuple[np.ndarray, np.ndarray, np.ndarray]  # SSIM side of the finely softened gray
+    structure: tuple[np.ndarray, np.ndarray, np.ndarray]  # and of the coarsely softened gray
+
+
+def _soft(gray: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(gray.astype(np.float32), (0, 0), sigma)
+
+
+def _seen_as(ref: ProductReference, scale: float, cache: dict) -> _Seen:
+    """The reference as a frame showing the product at ``scale`` x the reference's size would
+    show it: through fewer pixels, so a product filmed small is not blamed for detail no camera
+    could keep. Cached per scale step of 5 %."""
     key = min(1.0, round(scale * 20) / 20)
     if key not in cache:
         rgb = ref.rgb
@@ -486,50 +532,56 @@ def _seen_as(ref: ProductReference, scale: float, cache: dict) -> tuple[np.ndarr
             w, h = rgb.shape[1], rgb.shape[0]
             small = cv2.resize(rgb, (max(8, round(w * key)), max(8, round(h * key))), interpolation=cv2.INTER_AREA)
             rgb = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-        cache[key] = (rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), _lab(rgb))
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        cache[key] = _Seen(rgb, _lab(rgb), _ssim_side(_soft(gray, SHARP_BLUR)),
+                           _ssim_side(_soft(gray, STRUCTURE_BLUR)))
     return cache[key]
 
 
 def _compare(ref: ProductReference, back: np.ndarray, flow: np.ndarray, valid: np.ndarray, scale: float,
              cache: dict) -> tuple[float, float, float, np.ndarray | None]:
-    """Leftover motion (% of size), SSIM and ΔE in the worst patch; and the product's mean Lab."""
-    rgb, gray, lab = _seen_as(ref, scale, cache)
-    weight = (ref.inner & valid).astype(np.float32)
+    """Leftover motion (% of size), print kept (SSIM parts) and ΔE, each in its worst patch;
+    and the product's mean Lab colour."""
+    seen = _seen_as(ref, scale, cache)
+    whole = bool(valid.all())  # the usual case: the product entirely in the picture
+    key = "whole" if whole else None
+    if key not in cache:
+        weight = (ref.inner & valid).astype(np.float32)
+        k = max(9, round(ref.size * PATCH_SHARE) | 1)
+        _, cover = _local(weight, weight, k)
+        full = cover >= 0.5  # patches mostly on the product
+        if not full.any():
+            full = cover >= 0.5 * cover.max()
+        on_edges = (ref.deep & valid) * np.minimum(ref.edges, 20)
+        cache[key] = (weight, k, full, on_edges)
+    weight, k, full, on_edges = cache[key]
     if weight.sum() < 16:
         return 100.0, 0.0, 100.0, None
-    k = max(9, round(ref.size * PATCH_SHARE) | 1)
-    _, cover = _local(weight, weight, k)
-    full = cover >= 0.5  # patches mostly on the product
-    if not full.any():
-        full = cover >= 0.5 * cover.max()
 
     # Only flow across an edge is measurable (along an edge any slide fits): take that part.
-    across = np.abs((flow * ref.normals).sum(axis=2)) / ref.size * 100
-    on_edges = (ref.deep & valid) * np.minimum(ref.edges, 20)
+    across = np.abs((flow * ref.normals).sum(axis=2)) * (100 / ref.size)
     moved, amount = _local(across, on_edges, k)
     edgy = full & (amount >= 0.25 * _high(amount[full]))
     worst_moved = float(moved[edgy].max()) if edgy.any() else 0.0
 
-    back = _onto_reference(ref, back, rgb, valid)
-    bgray = cv2.cvtColor(back, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    back = _onto_reference(ref, back, seen.rgb, valid)
+    bgray = cv2.cvtColor(back, cv2.COLOR_RGB2GRAY)
     # Print and detail, two ways. Sharpness: SSIM's contrast term on the finest detail — how
     # much local contrast survives; blur and smears lose it, and being blind to where the
     # detail sits it forgives a fraction-of-a-pixel misfit. Structure: the whole SSIM on a
     # softened picture — whether the print is the same print, without being thrown by fine
     # patterns that alias differently in photo and frame.
-    soft = lambda x, sigma: cv2.GaussianBlur(x, (0, 0), sigma)  # noqa: E731
-    gray = gray.astype(np.float32)
-    _, sharp, dev_fine = _ssim_terms(soft(gray, SHARP_BLUR), soft(bgray, SHARP_BLUR))
-    same, _, dev_coarse = _ssim_terms(soft(gray, STRUCTURE_BLUR), soft(bgray, STRUCTURE_BLUR))
-    worst_similar = min(_worst_patch(sharp, weight * dev_fine, k, full),
-                        _worst_patch(same, weight * dev_coarse, k, full))
+    _, sharp = _ssim_terms(seen.sharp, _soft(bgray, SHARP_BLUR))
+    same, _ = _ssim_terms(seen.structure, _soft(bgray, STRUCTURE_BLUR))
+    worst_similar = min(_worst_patch(sharp, weight * np.sqrt(seen.sharp[2]), k, full),
+                        _worst_patch(same, weight * np.sqrt(seen.structure[2]), k, full))
 
     blab = _lab(back)
-    d = lab - blab
+    d = seen.lab - blab
     de = np.sqrt((0.5 * d[..., 0]) ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
     diff, _ = _local(de, weight, k)
     worst_de = float(diff[full].max())
-    return worst_moved, worst_similar, worst_de, blab[weight > 0].mean(axis=0)
+    return worst_moved, worst_similar, worst_de, np.float32(cv2.mean(blab, mask=weight.astype(np.uint8))[:3])
 
 
 # --- the video -----------------------------------------------------------------------------------
@@ -584,7 +636,13 @@ def score_video(photo: Image.Image | np.ndarray | ProductReference, frames: np.n
     video frames it), or a ``load_reference`` result to score many videos of one photo.
     ``frames``: N x H x W x 3 uint8 RGB, or an iterable of H x W x 3 frames. ``alpha``: H x W
     uint8 transparency that overrides the photo's own. Raises InputError for unusable input."""
-    ref = photo if isinstance(photo, ProductReference) else load_reference(photo, alpha=alpha)
+    if isinstance(photo, ProductReference):
+        if alpha is not None:
+            raise InputError("An alpha was given with a prepared reference, which already has its mask.",
+                             "Pass the alpha to load_reference(photo, alpha=...) instead.")
+        ref = photo
+    else:
+        ref = load_reference(photo, alpha=alpha)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
     dims = (ref.gray.shape[1], ref.gray.shape[0])
     mask_total = float(ref.mask.sum())

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svdapp import fidelity, video
+from svdapp import fidelity, imageprep, motion, video
 from svdapp.errors import InputError
 from svdapp.testimage import make_test_product
 
@@ -78,6 +78,19 @@ def test_a_product_that_only_moves_as_a_whole_scores_high(spec: ClipSpec) -> Non
     assert report.product_fidelity >= fidelity.KEEP_THRESHOLD, report.to_dict()
     assert report.ok and report.found == 1.0
     assert "kept" in report.verdict
+
+
+@pytest.mark.parametrize("name, style", [("jar", "parallax"), ("carton-alpha", "pan-right")])
+def test_the_classic_engine_keeps_the_product(name: str, style: str) -> None:
+    """svdapp's own camera engine (a renderer this module shares nothing with but the mask):
+    its 2.5D parallax moves the product against its inpainted background."""
+    p = product(name)
+    rendered = motion.render(np.asarray(imageprep.load_image(p.photo())), (576, 1024), FRAMES, style,
+                             alpha=motion.load_alpha(p.photo()))
+    frames = np.stack([rendered.clip[i] for i in range(FRAMES)])
+    report = fidelity.score_video(reference(name), frames)
+    assert report.product_fidelity >= fidelity.KEEP_THRESHOLD, report.to_dict()
+    assert report.motion > 2
 
 
 @pytest.mark.parametrize("spec", BAD, ids=lambda s: s.name)
@@ -187,6 +200,13 @@ def test_report_is_json_ready() -> None:
     assert 0 <= d["product_fidelity"] <= 1
 
 
+def test_summary_is_plain_ascii_for_any_console() -> None:
+    for spec in (ClipSpec("bottle", "push-in", "jitter", frames=4), ClipSpec("jar", "exit", frames=6)):
+        text = score(spec).summary()
+        text.encode("ascii")
+        assert text.startswith("Product fidelity:") and "motion" in text and "flicker" in text
+
+
 def test_score_file_reads_an_h264_mp4(tmp_path: Path) -> None:
     p = product("carton-alpha")
     photo = tmp_path / "carton.png"
@@ -253,6 +273,11 @@ def test_photos_of_the_wrong_type_are_refused(photo) -> None:
     with pytest.raises(InputError) as err:
         fidelity.score_video(photo, _frames())
     assert err.value.hint
+
+
+def test_an_alpha_next_to_a_prepared_reference_is_refused() -> None:
+    with pytest.raises(InputError, match="alpha"):
+        fidelity.score_video(reference("bottle"), _frames(), alpha=np.zeros((960, 1280), np.uint8))
 
 
 def test_an_alpha_of_the_wrong_size_is_refused() -> None:
