@@ -335,7 +335,8 @@ def load_reference(photo: Image.Image | np.ndarray, *, alpha: np.ndarray | None 
 # --- finding the product in a frame ---------------------------------------------------------------
 
 def _detect(ref: ProductReference, gray: np.ndarray) -> np.ndarray | None:
-    """Reference → frame homography from ORB matches and RANSAC, or None."""
+    """Reference → frame homography from ORB matches and RANSAC, or None (also for an
+    implausible one)."""
     if ref.descriptors is None or len(ref.descriptors) < 8:
         return None
     kps, desc = _orb(2000).detectAndCompute(gray, None)
@@ -348,7 +349,7 @@ def _detect(ref: ProductReference, gray: np.ndarray) -> np.ndarray | None:
     src = ref.keypoints[[m.queryIdx for m in good]]
     dst = np.float32([kps[m.trainIdx].pt for m in good])
     h, inliers = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 3.0, maxIters=2000, confidence=0.995)
-    if h is None or inliers is None or int(inliers.sum()) < 10:
+    if h is None or inliers is None or int(inliers.sum()) < 10 or not _plausible(h, ref, gray.shape[::-1]):
         return None
     return h
 
@@ -610,6 +611,12 @@ def _as_rgb(frame: object, index: int) -> np.ndarray:
     return np.ascontiguousarray(arr[..., :3])
 
 
+def _rescale(h: np.ndarray, factor: float) -> np.ndarray:
+    """h (reference → frame) for the frame resized by ``factor`` (pixel centres kept)."""
+    offset = 0.5 * factor - 0.5
+    return np.array([[factor, 0, offset], [0, factor, offset], [0, 0, 1]]) @ h
+
+
 def _work(rgb: np.ndarray, ws: float) -> tuple[np.ndarray, np.ndarray]:
     if ws < 0.999:
         dims = (max(16, round(rgb.shape[1] * ws)), max(16, round(rgb.shape[0] * ws)))
@@ -672,14 +679,18 @@ def score_video(photo: Image.Image | np.ndarray | ProductReference, frames: np.n
             guess = h_prev if h_before is None else h_prev @ np.linalg.inv(h_before) @ h_prev
             found = _align(ref, gray, guess, dis)
         if found is None or found.agree < 0.5:
+            never_seen = all(q is None for q in quads)
             h0 = _detect(ref, gray)
-            if h0 is not None and _plausible(h0, ref, gray.shape[::-1]):
-                if all(q is None for q in quads):
+            if h0 is None and never_seen and ws < 0.99:  # a product filmed small: look closer
+                h0 = _detect(ref, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+                h0 = None if h0 is None else _rescale(h0, ws)
+            if h0 is not None:
+                if never_seen:
                     # First sighting: look at the video from now on with the product at about the
                     # reference's size (finer for a small product, coarser for a large one).
                     better = float(np.clip(ws / _scale(ref, h0), 0.05, 1.0))
                     if abs(better / ws - 1) > 0.2:
-                        h0 = np.diag([better / ws, better / ws, 1.0]) @ h0
+                        h0 = _rescale(h0, better / ws)
                         ws = better
                         work, gray = _work(rgb, ws)
                 again = _align(ref, gray, h0, dis)

@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from svdapp.testimage import make_test_product
 
-CAMERAS = ("still", "push-in", "pull-out", "pan", "rotate", "tilt", "cover", "exit")
+CAMERAS = ("still", "push-in", "pull-out", "pan", "rotate", "tilt", "cover", "far", "exit")
 CHANGES = ("none", "background", "soft", "exposure", "jitter", "warp", "hue", "blur", "smear", "erase", "melt-end")
 
 
@@ -212,6 +212,8 @@ def camera_motion(kind: str, t: float, frame: tuple[int, int]) -> np.ndarray:
         zoom, tilt = 1.05, 0.12 * t
     elif kind == "cover":  # a 9:16 crop of a landscape photo that drifts sideways and pushes in
         zoom, dx = 1.0 + 0.1 * t, (0.5 - t) * 0.06 * fw
+    elif kind == "far":  # the product small in the picture (a third of its fitted size), drifting
+        zoom, dx = 0.35, (0.5 - t) * 0.1 * fw
     elif kind == "exit":  # the camera swings away until the product has left the picture
         dx = -1.2 * fw * t * t
     elif kind != "still":

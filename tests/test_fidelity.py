@@ -172,6 +172,15 @@ def test_scale_and_aspect_do_not_matter(photo_scale: float, size: tuple[int, int
     assert report.product_fidelity >= fidelity.KEEP_THRESHOLD, report.to_dict()
 
 
+def test_a_product_filmed_small_is_still_found_and_judged() -> None:
+    """A third of its fitted size (~130 px tall in 1024x576): too small to be found in the
+    reduced frame the search starts with, found in the full one."""
+    kept = score(ClipSpec("bottle", "far", frames=5))
+    assert kept.found == 1.0 and kept.product_fidelity >= fidelity.KEEP_THRESHOLD, kept.to_dict()
+    recoloured = score(ClipSpec("bottle", "far", "hue", frames=5))
+    assert recoloured.product_fidelity < fidelity.FAIL_THRESHOLD
+
+
 def test_photo_as_rgba_array_or_with_separate_alpha_gives_the_same_reference() -> None:
     p = product("carton-alpha")
     rgba = np.asarray(p.photo())
