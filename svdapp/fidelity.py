@@ -51,7 +51,8 @@ FLICKER_WARN = 2.0  # flicker (ΔE) above which brightness visibly pumps
 SHAPE_RAMP = (0.4, 1.2)  # leftover motion across edges in the worst patch, % of the product
 DETAIL_RAMP = (0.92, 0.62)  # print and edges kept (SSIM parts) in the worst patch
 COLOUR_RAMP = (6.0, 14.0)  # ΔE in the worst patch
-VISIBLE_RAMP = (0.75, 0.25)  # share of the product inside the frame
+VISIBLE_RAMP = (0.4, 0.2)  # share of the product inside the frame: enough to judge it by?
+CROPPED = 0.75  # less of the product than this in the picture: the verdict mentions it
 
 CMP_SIDE = 256  # the reference: the product's box plus margin at this long side, pixels
 MARGIN = 0.06  # of the product's size, added around its box in the reference
@@ -69,6 +70,7 @@ ALIGN_STEPS = 8  # warp → flow → fit rounds per frame, at most (2–3 when t
 STILL_PX = 0.25  # a fit that moves the product's corners less than this has converged
 AGREE_PX = 1.0  # an edge pixel within this of the fitted whole moves with it
 MIN_AGREE = 0.35  # share of edge weight that must move with the whole to trust a frame
+REDETECT_AGREE = 0.5  # below this, the product is also searched for from scratch (ORB)
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,9 @@ class FrameScore:
     colour: float
     visible: float  # share of the product inside the frame (0 when not found)
     found: bool  # whether the product was found in this frame
-    moved: float  # leftover motion across edges in the worst patch, % of the product's size
-    similarity: float  # SSIM on print and edges in the worst patch
-    delta_e: float  # colour difference in the worst patch, ΔE
+    moved: float | None  # leftover motion across edges in the worst patch, % of the product's size
+    similarity: float | None  # print and edges kept (the lower SSIM part) in the worst patch
+    delta_e: float | None  # colour difference in the worst patch, ΔE (None: product not found)
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,9 @@ class FidelityReport:
     difference, % of full scale), background included. ``flicker``: frame-to-frame jitter of
     the mean colour of the product (motion removed) or of the whole frame, whichever is larger
     (ΔE of the second difference, so a slow drift is not flicker; under 1 is steady, 3+ pumps).
-    ``shape``/``detail``/``colour``: the parts' means over the worst frames.
+    ``shape``/``detail``/``colour``: the parts' means over the worst frames. ``visible``: the
+    smallest share of the product inside the picture (a crop is judged on what it shows, and
+    only under VISIBLE_RAMP's 40 % does it lower the score).
     """
 
     product_fidelity: float
@@ -111,6 +115,7 @@ class FidelityReport:
     detail: float
     colour: float
     found: float  # share of frames in which the product was found
+    visible: float  # the smallest share of the product inside the picture, over those frames
     separation: str  # how the product was cut from the photo: "alpha" or "grabcut"
     frames: tuple[FrameScore, ...]
     notes: tuple[str, ...] = ()
@@ -131,6 +136,8 @@ class FidelityReport:
                 extra = f" But the video barely moves (motion {self.motion:.1f} %)."
             if self.flicker > FLICKER_WARN:
                 extra += f" Its brightness flickers (flicker {self.flicker:.1f})."
+            if self.visible < CROPPED:
+                extra += f" The frame cuts the product (down to {self.visible:.0%} of it in the picture)."
             return f"{score}: the product is kept.{extra}"
         if self.found < 1:
             lost = sum(not f.found for f in self.frames)
@@ -156,7 +163,7 @@ class FidelityReport:
              f"detail kept {worst.similarity:.2f}, colour difference {worst.delta_e:.1f} dE" if worst.found
              else f"  at frame {self.worst_frame + 1}: the product was not found"),
             f"  product found in {sum(f.found for f in self.frames)} of {len(self.frames)} frames "
-            f"(cut from the photo by {self.separation})",
+            f"(cut from the photo by {self.separation}), at least {self.visible:.0%} of it in the picture",
             f"  motion {self.motion:.1f} % of the product's size, scene change {self.scene_change:.2f} %, "
             f"flicker {self.flicker:.2f} dE",
             self.verdict,
@@ -632,7 +639,25 @@ def _jitter(values: list[np.ndarray]) -> float:
     return float(np.linalg.norm(v[1:-1] - (v[:-2] + v[2:]) / 2, axis=1).mean())
 
 
-_LOST = FrameScore(0.0, 0.0, 0.0, 0.0, 0.0, False, 100.0, 0.0, 100.0)
+def _search(ref: ProductReference, rgb: np.ndarray, gray: np.ndarray, ws: float,
+            first: bool) -> tuple[np.ndarray | None, float]:
+    """Find the product from scratch in a frame (RGB, and gray at working scale ``ws``):
+    its homography at the working scale to be used from now on, or None."""
+    h = _detect(ref, gray)
+    if h is None and first and ws < 0.99:  # a product filmed small: look closer
+        h = _detect(ref, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+        h = None if h is None else _rescale(h, ws)
+    if h is None or not first:
+        return h, ws
+    # First sighting: look at the video from now on with the product at about the reference's
+    # size (finer for a small product, coarser for a large one).
+    better = float(np.clip(ws / _scale(ref, h), 0.05, 1.0))
+    if abs(better / ws - 1) <= 0.2:
+        return h, ws
+    return _rescale(h, better / ws), better
+
+
+_LOST = FrameScore(0.0, 0.0, 0.0, 0.0, 0.0, False, None, None, None)
 
 
 def score_video(photo: Image.Image | np.ndarray | ProductReference, frames: np.ndarray | Iterable[np.ndarray], *,
@@ -678,24 +703,14 @@ def score_video(photo: Image.Image | np.ndarray | ProductReference, frames: np.n
             # The camera keeps its pace: last step's motion, applied again, starts the search.
             guess = h_prev if h_before is None else h_prev @ np.linalg.inv(h_before) @ h_prev
             found = _align(ref, gray, guess, dis)
-        if found is None or found.agree < 0.5:
-            never_seen = all(q is None for q in quads)
-            h0 = _detect(ref, gray)
-            if h0 is None and never_seen and ws < 0.99:  # a product filmed small: look closer
-                h0 = _detect(ref, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
-                h0 = None if h0 is None else _rescale(h0, ws)
-            if h0 is not None:
-                if never_seen:
-                    # First sighting: look at the video from now on with the product at about the
-                    # reference's size (finer for a small product, coarser for a large one).
-                    better = float(np.clip(ws / _scale(ref, h0), 0.05, 1.0))
-                    if abs(better / ws - 1) > 0.2:
-                        h0 = _rescale(h0, better / ws)
-                        ws = better
-                        work, gray = _work(rgb, ws)
-                again = _align(ref, gray, h0, dis)
-                if again is not None and (found is None or again.agree > found.agree):
-                    found = again
+        if found is None or found.agree < REDETECT_AGREE:
+            h0, better = _search(ref, rgb, gray, ws, first=all(q is None for q in quads))
+            if better != ws:
+                ws = better
+                work, gray = _work(rgb, ws)
+            again = _align(ref, gray, h0, dis) if h0 is not None else None
+            if again is not None and (found is None or again.agree > found.agree):
+                found = again
         mean = np.float32(cv2.mean(work)[:3]).reshape(1, 1, 3) / 255
         frame_lab.append(cv2.cvtColor(mean, cv2.COLOR_RGB2Lab).reshape(3))
         if prev_gray is not None and prev_gray.shape == gray.shape:
@@ -743,7 +758,9 @@ def _report(scores: list[FrameScore], quads: list[np.ndarray | None], product_la
         motion=round(motion, 2), scene_change=round(float(np.mean(changes)) if changes else 0.0, 3),
         flicker=round(max(_jitter(product_lab), _jitter(frame_lab)), 3), worst_frame=int(worst[0]),
         shape=mean("shape"), detail=mean("detail"), colour=mean("colour"),
-        found=round(1 - len(lost) / len(scores), 4), separation=separation, frames=tuple(scores), notes=tuple(notes))
+        found=round(1 - len(lost) / len(scores), 4),
+        visible=round(min((s.visible for s in scores if s.found), default=0.0), 4), separation=separation,
+        frames=tuple(scores), notes=tuple(notes))
 
 
 def _decoded(path: Path, side: int) -> Iterable[np.ndarray]:

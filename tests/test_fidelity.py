@@ -54,6 +54,7 @@ GOOD = [
     ClipSpec("carton", "tilt", size=(576, 1024), frames=FRAMES),
     ClipSpec("jar", "rotate", frames=FRAMES),
     ClipSpec("jar", "cover", size=(576, 1024), frames=FRAMES),
+    ClipSpec("carton", "cover", frames=FRAMES),  # 16:9 cover of a tall photo: half the carton shows
     ClipSpec("carton-alpha", "still", "background", frames=FRAMES),
     ClipSpec("jar", "push-in", "background", frames=FRAMES),
     ClipSpec("bottle-alpha", "pan", "soft", frames=FRAMES),
@@ -78,6 +79,7 @@ def test_a_product_that_only_moves_as_a_whole_scores_high(spec: ClipSpec) -> Non
     assert report.product_fidelity >= fidelity.KEEP_THRESHOLD, report.to_dict()
     assert report.ok and report.found == 1.0
     assert "kept" in report.verdict
+    assert ("cuts the product" in report.verdict) == (report.visible < fidelity.CROPPED)
 
 
 @pytest.mark.parametrize("name, style", [("jar", "parallax"), ("carton-alpha", "pan-right")])
