@@ -3,8 +3,9 @@
     .venv/bin/python bench/fidelity_separation.py [--frames 25] [--repeats 5]
                                                   [--out bench/results/fidelity_separation.json]
 
-Builds a labelled set from three product designs (svdapp's bottle, a tea carton with print
-and a logo, a honey jar on a busy cloth; with and without alpha) at 1024x576 and 576x1024:
+Builds a labelled set from four product designs (svdapp's bottle, a tea carton with print
+and a logo, a honey jar on a busy cloth, a plain mug without print; with and without alpha)
+at 1024x576 and 576x1024:
 
 - good: the product only moves as a whole — camera push-in, pull-out, pan, rotation, tilt,
   a 9:16 cover crop, a new backdrop, generator-like softness and noise, brightness flicker,
@@ -57,18 +58,22 @@ def labelled(frames: int) -> list[tuple[str, ClipSpec | tuple[str, str, tuple[in
             c("carton-alpha", "still"), c("carton", "cover"), c("jar", "rotate"), c("jar", "cover", size=TALL),
             c("jar", "still", "background"), c("jar-alpha", "push-in", "soft"), c("jar-alpha", "pan", size=TALL),
             ("bottle", "parallax", WIDE), ("carton-alpha", "parallax", TALL), ("jar", "parallax", WIDE),
-            ("jar", "pan-left", TALL)]
+            ("jar", "pan-left", TALL), c("mug", "rotate"), c("mug-alpha", "pan", size=TALL), c("jar", "far"),
+            c("carton-alpha", "far", size=TALL)]
     bad = [c("bottle", "push-in", "warp"), c("carton-alpha", "pan", "warp", size=TALL), c("jar", "tilt", "warp"),
            c("bottle", "pan", "hue"), c("carton", "rotate", "hue", size=TALL), c("jar-alpha", "push-in", "hue"),
            c("bottle-alpha", "push-in", "blur"), c("carton", "pull-out", "blur", size=TALL), c("jar", "pan", "blur"),
            c("jar", "rotate", "smear"), c("bottle", "cover", "smear", size=TALL),
            c("carton-alpha", "push-in", "erase"), c("jar-alpha", "pull-out", "erase", size=TALL),
-           c("carton", "push-in", "melt-end"), c("bottle", "pan", "melt-end", size=TALL), c("jar", "exit")]
+           c("carton", "push-in", "melt-end"), c("bottle", "pan", "melt-end", size=TALL), c("jar", "exit"),
+           c("mug", "push-in", "hue"), c("mug-alpha", "pan", "hue", size=TALL)]
     between = [c("bottle", "push-in", "warp", amount=0.01), c("carton-alpha", "push-in", "warp", amount=0.01),
                c("jar", "push-in", "warp", amount=0.02), c("carton-alpha", "push-in", "hue", amount=10),
                c("jar", "push-in", "hue", amount=20), c("bottle", "push-in", "blur", amount=0.006),
-               c("carton-alpha", "push-in", "blur", amount=0.006), c("jar", "push-in", "blur", amount=0.006)]
-    limits = [c("bottle", "still", "background"), c("bottle", "push-in", "exposure", amount=0.1)]
+               c("carton-alpha", "push-in", "blur", amount=0.006), c("jar", "push-in", "blur", amount=0.006),
+               c("carton-alpha", "push-in", "blur", amount=0.003), c("jar", "push-in", "warp", amount=0.005)]
+    limits = [c("bottle", "still", "background"), c("bottle", "push-in", "exposure", amount=0.1),
+              c("mug-alpha", "still", "background")]
     return ([("good", s) for s in good] + [("bad", s) for s in bad] + [("between", s) for s in between]
             + [("limit", s) for s in limits])
 

@@ -63,14 +63,20 @@ SHARP_BLUR = 0.7  # Gaussian sigma (reference pixels) before the sharpness compa
 STRUCTURE_BLUR = 2.0  # and before the structure comparison
 INNER_PX = 5  # reference pixels kept clear of the product's outline when comparing
 PATCH_SHARE = 1 / 6  # a patch's side, as a share of the product's size
+MIN_EDGES = 0.5  # mean edge strength (gray levels per pixel) a patch needs for its motion to count
+MIN_DETAIL = 1.0  # mean local contrast (gray levels) a patch needs for its detail to count
 EDGE_MIN = 2.0  # gray levels per pixel: a reference pixel steeper than this is an edge
 FIT_POINTS = 2500  # edge pixels the homography is fitted on, at most
 MIN_FIT_POINTS = 300  # fewer edge pixels inside the product than this: its outline is used too
+OUTLINE_BAND = 8  # then the frame is kept this many reference pixels beyond the outline
+FIT_CONDITION = 2e-3  # weakest / strongest direction the inside's edges must pin, else the outline joins
 ALIGN_STEPS = 8  # warp → flow → fit rounds per frame, at most (2–3 when tracking smoothly)
 STILL_PX = 0.25  # a fit that moves the product's corners less than this has converged
 AGREE_PX = 1.0  # an edge pixel within this of the fitted whole moves with it
 MIN_AGREE = 0.35  # share of edge weight that must move with the whole to trust a frame
 REDETECT_AGREE = 0.5  # below this, the product is also searched for from scratch (ORB)
+MATCH_MIN = 0.6  # correlation a template match needs when ORB finds nothing
+LOOK_BACK = 12  # frames before the product's first sighting that are followed back from it
 
 
 @dataclass(frozen=True)
@@ -278,17 +284,10 @@ def _crop(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             cv2.resize(mask[y0:y1, x0:x1], dims, interpolation=cv2.INTER_AREA))
 
 
-def _fit_basis(solid: np.ndarray, edges: np.ndarray, normals: np.ndarray, deep: np.ndarray,
-               box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The edge pixels the homography is fitted on, their normals and weights, how their
-    normal motion depends on the 8 parameters, and the normalisation of the coordinates."""
-    # Edges inside the product only: its outline looks different over another backdrop (a dark
-    # one makes it look fatter), so the outline is used only when the inside is bare.
-    fy, fx = np.nonzero(deep & (edges > EDGE_MIN))
-    if len(fx) < MIN_FIT_POINTS:
-        fy, fx = np.nonzero(cv2.dilate(solid, np.ones((5, 5), np.uint8)).astype(bool) & (edges > EDGE_MIN))
-    step = max(1, math.ceil(len(fx) / FIT_POINTS))
-    fx, fy = fx[::step], fy[::step]
+def _fit_rows(fx: np.ndarray, fy: np.ndarray, normals: np.ndarray, edges: np.ndarray,
+              box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For edge pixels (fx, fy): their normals and weights, how their normal motion depends on
+    the 8 parameters, and the normalisation of the coordinates."""
     normal = normals[fy, fx]
     weight = np.minimum(edges[fy, fx], 20.0).astype(np.float32)
     (x0, y0), (x1, y1) = box[0], box[2]
@@ -300,7 +299,28 @@ def _fit_basis(solid: np.ndarray, edges: np.ndarray, normals: np.ndarray, deep: 
     # on normalised coordinates, to first order.
     along = nx * x + ny * y
     rows = s * np.stack([nx * x, nx * y, nx, ny * x, ny * y, ny, -along * x, -along * y], axis=1)
-    return np.stack([fx, fy], axis=1), normal, weight, rows, norm
+    return normal, weight, rows, norm
+
+
+def _fit_basis(solid: np.ndarray, edges: np.ndarray, normals: np.ndarray, deep: np.ndarray,
+               box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
+    """The edge pixels the homography is fitted on, with ``_fit_rows``'s arrays, and whether
+    the product's outline had to be used."""
+    # Edges inside the product only: its outline looks different over another backdrop (a dark
+    # one makes it look fatter). The outline joins in when the inside is bare, or when its edges
+    # cannot pin every direction (a plain cylinder's shading only runs across it).
+    for outline in (False, True):
+        region = cv2.dilate(solid, np.ones((5, 5), np.uint8)).astype(bool) if outline else deep
+        fy, fx = np.nonzero(region & (edges > EDGE_MIN))
+        step = max(1, math.ceil(len(fx) / FIT_POINTS))
+        fx, fy = fx[::step], fy[::step]
+        if len(fx) < MIN_FIT_POINTS and not outline:
+            continue
+        normal, weight, rows, norm = _fit_rows(fx, fy, normals, edges, box)
+        spread = np.linalg.eigvalsh(rows.T @ (rows * weight[:, None].astype(np.float64)))
+        if outline or spread[0] >= FIT_CONDITION * spread[-1]:
+            break
+    return np.stack([fx, fy], axis=1), normal, weight, rows, norm, outline
 
 
 def load_reference(photo: Image.Image | np.ndarray, *, alpha: np.ndarray | None = None) -> ProductReference:
@@ -317,9 +337,6 @@ def load_reference(photo: Image.Image | np.ndarray, *, alpha: np.ndarray | None 
     inner = cv2.erode(solid, np.ones((2 * INNER_PX + 1,) * 2, np.uint8)).astype(bool)
     deep_px = INNER_PX + round(ALIGN_BLUR)
     deep = cv2.erode(solid, np.ones((2 * deep_px + 1,) * 2, np.uint8)).astype(bool)
-    # Tight: a wider band would carry the video's backdrop in, and a dark backdrop next to the
-    # outline reads as the product grown by the band's width.
-    near = cv2.GaussianBlur(cv2.dilate(solid, np.ones((3, 3), np.uint8)).astype(np.float32), (0, 0), 0.7)
     ky, kx = np.nonzero(solid)
     box = np.float32([[kx.min(), ky.min()], [kx.max(), ky.min()], [kx.max(), ky.max()], [kx.min(), ky.max()]])
     size = float(max(kx.max() - kx.min(), ky.max() - ky.min()) + 1)
@@ -330,7 +347,13 @@ def load_reference(photo: Image.Image | np.ndarray, *, alpha: np.ndarray | None 
     grad = np.dstack([cv2.Sobel(smooth, cv2.CV_32F, 1, 0), cv2.Sobel(smooth, cv2.CV_32F, 0, 1)]) / 8
     edges = np.sqrt((grad * grad).sum(axis=2))
     normals = grad / np.maximum(edges, 1e-3)[..., None]
-    fit_xy, fit_normal, fit_weight, fit_rows, fit_norm = _fit_basis(solid, edges, normals, deep, box)
+    fit_xy, fit_normal, fit_weight, fit_rows, fit_norm, outline = _fit_basis(solid, edges, normals, deep, box)
+    # The frame is kept in a tight band around the product: a wider one would carry the video's
+    # backdrop in, and a dark backdrop next to the outline reads as the product grown by the
+    # band's width. Unless the fit needs the outline (a product with a bare inside): then the
+    # frame's own outline must show wherever the product has moved to.
+    band = 2 * OUTLINE_BAND + 1 if outline else 3
+    near = cv2.GaussianBlur(cv2.dilate(solid, np.ones((band, band), np.uint8)).astype(np.float32), (0, 0), 0.7)
     kps, desc = _orb(800).detectAndCompute(gray, cv2.dilate(solid, np.ones((9, 9), np.uint8)) * 255)
     return ProductReference(
         rgb=ref, gray=gray, soft=np.clip(smooth + 0.5, 0, 255).astype(np.uint8), mask=m, inner=inner, deep=deep,
@@ -359,6 +382,30 @@ def _detect(ref: ProductReference, gray: np.ndarray) -> np.ndarray | None:
     if h is None or inliers is None or int(inliers.sum()) < 10 or not _plausible(h, ref, gray.shape[::-1]):
         return None
     return h
+
+
+def _match(ref: ProductReference, gray: np.ndarray) -> np.ndarray | None:
+    """Reference → frame homography (position and size only) from the reference's picture
+    itself, matched at a quarter of the resolution over a range of sizes: the fallback for a
+    product with too little print for ORB (a plain mug). None when nothing fits well."""
+    small = cv2.resize(gray, (max(8, gray.shape[1] // 4), max(8, gray.shape[0] // 4)), interpolation=cv2.INTER_AREA)
+    best: tuple[float, float, tuple[int, int]] | None = None
+    fits = min(small.shape) / (max(ref.gray.shape) / 4)  # the scale that fills the frame's short side
+    for scale in fits * np.geomspace(0.15, 1.2, 12):
+        w, h = round(ref.gray.shape[1] / 4 * scale), round(ref.gray.shape[0] / 4 * scale)
+        if w < 8 or h < 8 or w > small.shape[1] or h > small.shape[0]:
+            continue
+        template = cv2.resize(ref.gray, (w, h), interpolation=cv2.INTER_AREA)
+        mask = cv2.resize(ref.mask, (w, h), interpolation=cv2.INTER_AREA)
+        result = cv2.matchTemplate(small, template, cv2.TM_CCOEFF_NORMED, mask=mask)
+        _, value, _, where = cv2.minMaxLoc(np.nan_to_num(result, nan=-1.0, posinf=-1.0, neginf=-1.0))
+        if best is None or value > best[0]:
+            best = (value, scale, where)
+    if best is None or best[0] < MATCH_MIN:
+        return None
+    _, scale, (x, y) = best
+    k = scale  # frame pixels (quarter size x 4) per reference pixel
+    return np.array([[k, 0, 4 * x + 1.5], [0, k, 4 * y + 1.5], [0, 0, 1]], np.float64)
 
 
 def _warp(img: np.ndarray, h: np.ndarray, size: tuple[int, int], border: int = 0) -> np.ndarray:
@@ -422,9 +469,10 @@ def _align(ref: ProductReference, gray: np.ndarray, h: np.ndarray, dis: cv2.DISO
         valid = _warp(inside, h, size) > 127
         seen = _warp(gray, h, size)
         # Brightness and contrast matched to the photo's first: an exposure drift is colour's
-        # business, and must not read as motion.
+        # business, and must not read as motion. Within bounds: while the fit is still off,
+        # the backdrop seen where the product should be would skew the match.
         mean, std = cv2.meanStdDev(seen, mask=(ref.inner & valid).view(np.uint8))
-        gain = float(ref_std[0, 0]) / max(float(std[0, 0]), 1.0)
+        gain = float(np.clip(float(ref_std[0, 0]) / max(float(std[0, 0]), 1.0), 0.8, 1.25))
         seen = cv2.convertScaleAbs(seen, alpha=gain, beta=float(ref_mean[0, 0]) - gain * float(mean[0, 0]))
         back = _onto_reference(ref, seen, ref.gray, valid)
         flow = dis.calc(ref.soft, cv2.GaussianBlur(back, (0, 0), ALIGN_BLUR), None)
@@ -503,9 +551,9 @@ def _high(values: np.ndarray) -> float:
 
 def _worst_patch(value: np.ndarray, weight: np.ndarray, k: int, full: np.ndarray) -> float:
     """The lowest weighted patch mean among patches on the product holding a fair share of
-    the weight (a patch of flat colour has no print to lose)."""
+    the weight, the local contrast (a patch of flat colour has no print to lose)."""
     mean, amount = _local(value, weight, k)
-    rich = full & (amount >= 0.25 * _high(amount[full]))
+    rich = full & (amount >= max(0.25 * _high(amount[full]), MIN_DETAIL))
     if not rich.any():
         return float((value * weight).sum() / max(float(weight.sum()), 1e-6))
     return float(mean[rich].min())
@@ -569,7 +617,7 @@ def _compare(ref: ProductReference, back: np.ndarray, flow: np.ndarray, valid: n
     # Only flow across an edge is measurable (along an edge any slide fits): take that part.
     across = np.abs((flow * ref.normals).sum(axis=2)) * (100 / ref.size)
     moved, amount = _local(across, on_edges, k)
-    edgy = full & (amount >= 0.25 * _high(amount[full]))
+    edgy = full & (amount >= max(0.25 * _high(amount[full]), MIN_EDGES))
     worst_moved = float(moved[edgy].max()) if edgy.any() else 0.0
 
     back = _onto_reference(ref, back, seen.rgb, valid)
@@ -647,6 +695,8 @@ def _search(ref: ProductReference, rgb: np.ndarray, gray: np.ndarray, ws: float,
     if h is None and first and ws < 0.99:  # a product filmed small: look closer
         h = _detect(ref, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         h = None if h is None else _rescale(h, ws)
+    if h is None:
+        h = _match(ref, gray)
     if h is None or not first:
         return h, ws
     # First sighting: look at the video from now on with the product at about the reference's
@@ -658,6 +708,32 @@ def _search(ref: ProductReference, rgb: np.ndarray, gray: np.ndarray, ws: float,
 
 
 _LOST = FrameScore(0.0, 0.0, 0.0, 0.0, 0.0, False, None, None, None)
+
+
+@dataclass(frozen=True, eq=False)
+class _Judged:
+    """One frame's verdict, and what the whole video's figures need from it."""
+
+    score: FrameScore
+    quad: np.ndarray | None = None  # the product's box corners, full-frame pixels
+    lab: np.ndarray | None = None  # the product's mean Lab colour
+
+
+def _judge(ref: ProductReference, work: np.ndarray, found: _Aligned | None, ws: float, cache: dict) -> _Judged:
+    if found is None or found.agree < MIN_AGREE or not _plausible(found.h, ref, work.shape[1::-1]):
+        return _Judged(_LOST)
+    back = _warp(work, found.h, (ref.gray.shape[1], ref.gray.shape[0]))
+    visible = float((ref.mask * found.valid).sum() / ref.mask.sum())
+    moved, similar, delta_e, lab = _compare(ref, back, found.flow, found.valid, _scale(ref, found.h), cache)
+    parts = (_ramp(moved, *SHAPE_RAMP), _ramp(similar, *DETAIL_RAMP), _ramp(delta_e, *COLOUR_RAMP))
+    score = min(*parts, _ramp(visible, *VISIBLE_RAMP))
+    return _Judged(FrameScore(round(score, 4), *(round(p, 4) for p in parts), round(visible, 4), True,
+                              round(moved, 3), round(similar, 4), round(delta_e, 2)), _quad(ref, found.h) / ws, lab)
+
+
+def _predict(h_prev: np.ndarray, h_before: np.ndarray | None) -> np.ndarray:
+    """Where the product should be now: the camera keeps its pace (last step applied again)."""
+    return h_prev if h_before is None else h_prev @ np.linalg.inv(h_before) @ h_prev
 
 
 def score_video(photo: Image.Image | np.ndarray | ProductReference, frames: np.ndarray | Iterable[np.ndarray], *,
@@ -676,14 +752,11 @@ def score_video(photo: Image.Image | np.ndarray | ProductReference, frames: np.n
     else:
         ref = load_reference(photo, alpha=alpha)
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    dims = (ref.gray.shape[1], ref.gray.shape[0])
-    mask_total = float(ref.mask.sum())
     cache: dict = {}
-    scores: list[FrameScore] = []
-    quads: list[np.ndarray | None] = []
-    product_lab: list[np.ndarray] = []
+    judged: list[_Judged] = []
     frame_lab: list[np.ndarray] = []
     changes: list[float] = []
+    unseen: list[np.ndarray] = []  # the last frames before the product was first found (RGB)
     first_shape: tuple[int, ...] | None = None
     ws = 1.0
     h_prev: np.ndarray | None = None
@@ -698,13 +771,9 @@ def score_video(photo: Image.Image | np.ndarray | ProductReference, frames: np.n
             raise InputError(f"Frame {i} is {rgb.shape[1]}x{rgb.shape[0]}, frame 0 is "
                              f"{first_shape[1]}x{first_shape[0]}.", "Pass the frames of one video, all one size.")
         work, gray = _work(rgb, ws)
-        found = None
-        if h_prev is not None:
-            # The camera keeps its pace: last step's motion, applied again, starts the search.
-            guess = h_prev if h_before is None else h_prev @ np.linalg.inv(h_before) @ h_prev
-            found = _align(ref, gray, guess, dis)
+        found = _align(ref, gray, _predict(h_prev, h_before), dis) if h_prev is not None else None
         if found is None or found.agree < REDETECT_AGREE:
-            h0, better = _search(ref, rgb, gray, ws, first=all(q is None for q in quads))
+            h0, better = _search(ref, rgb, gray, ws, first=h_prev is None)
             if better != ws:
                 ws = better
                 work, gray = _work(rgb, ws)
@@ -716,37 +785,42 @@ def score_video(photo: Image.Image | np.ndarray | ProductReference, frames: np.n
         if prev_gray is not None and prev_gray.shape == gray.shape:
             changes.append(float(cv2.absdiff(gray, prev_gray).mean()) / 255 * 100)
         prev_gray = gray
-        if found is None or found.agree < MIN_AGREE or not _plausible(found.h, ref, gray.shape[::-1]):
-            scores.append(_LOST)
-            quads.append(None)
+        judged.append(_judge(ref, work, found, ws, cache))
+        if not judged[-1].score.found:
+            if h_prev is None:
+                unseen = (unseen + [rgb])[-LOOK_BACK:]
             continue
-        h_before, h_prev = (h_prev if scores and scores[-1].found else None), found.h
-        back = _warp(work, found.h, dims)
-        valid = found.valid
-        visible = float((ref.mask * valid).sum()) / mask_total
-        moved, similar, delta_e, lab = _compare(ref, back, found.flow, valid, _scale(ref, found.h), cache)
-        parts = (_ramp(moved, *SHAPE_RAMP), _ramp(similar, *DETAIL_RAMP), _ramp(delta_e, *COLOUR_RAMP))
-        score = min(*parts, _ramp(visible, *VISIBLE_RAMP))
-        scores.append(FrameScore(round(score, 4), *(round(p, 4) for p in parts), round(visible, 4), True,
-                                 round(moved, 3), round(similar, 4), round(delta_e, 2)))
-        quads.append(_quad(ref, found.h) / ws)
-        if lab is not None:
-            product_lab.append(lab)
-    if not scores:
+        if h_prev is None and unseen:
+            # Found at last: follow the product back through the frames that missed it (a
+            # first frame turned too far for the search, say), as far as it can be followed.
+            h_back, h_after = found.h, None
+            for j, old in zip(range(i - 1, i - 1 - len(unseen), -1), reversed(unseen)):
+                o_work, o_gray = _work(old, ws)
+                aligned = _align(ref, o_gray, _predict(h_back, h_after), dis)
+                back = _judge(ref, o_work, aligned, ws, cache)
+                if aligned is None or not back.score.found:
+                    break
+                judged[j] = back
+                h_back, h_after = aligned.h, h_back
+            unseen = []
+        h_before, h_prev = (h_prev if len(judged) > 1 and judged[-2].score.found else None), found.h
+    if not judged:
         raise InputError("The video has no frames.", "Check that the file is a video and was written completely.")
-    return _report(scores, quads, product_lab, frame_lab, changes, ref.separation)
+    return _report(judged, frame_lab, changes, ref.separation)
 
 
-def _report(scores: list[FrameScore], quads: list[np.ndarray | None], product_lab: list[np.ndarray],
-            frame_lab: list[np.ndarray], changes: list[float], separation: str) -> FidelityReport:
+def _report(judged: list[_Judged], frame_lab: list[np.ndarray], changes: list[float],
+            separation: str) -> FidelityReport:
+    scores = [j.score for j in judged]
     per = np.array([s.score for s in scores])
     worst = np.argsort(per, kind="stable")[:max(1, math.ceil(WORST_SHARE * len(per)))]
-    seen = [q for q in quads if q is not None]
+    seen = [j.quad for j in judged if j.quad is not None]
     motion = 0.0
     if seen:
         first = seen[0]
         diagonal = float(np.hypot(*(first.max(axis=0) - first.min(axis=0))))
         motion = max(float(np.linalg.norm(q - first, axis=1).mean()) for q in seen) / max(diagonal, 1e-6) * 100
+    product_lab = [j.lab for j in judged if j.lab is not None]
     notes: list[str] = []
     lost = [i for i, s in enumerate(scores) if not s.found]
     if lost:

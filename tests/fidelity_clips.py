@@ -169,6 +169,22 @@ def jar(with_alpha: bool = False) -> Product:
     return Product("jar-alpha" if with_alpha else "jar", rgb, m, (lab[0], lab[1], lab[2], lab[3]), with_alpha)
 
 
+def mug(with_alpha: bool = False) -> Product:
+    """A plain glazed red mug without any print (only its shading and outline to follow), on
+    the busy cloth, or cut out."""
+    w, h = 1000, 800
+    mask = Image.new("L", (w, h), 0)
+    ImageDraw.Draw(mask).rounded_rectangle([380, 220, 620, 620], radius=40, fill=255)
+    ImageDraw.Draw(mask).ellipse([560, 300, 700, 520], outline=255, width=26)  # the handle
+    m = np.asarray(mask.filter(ImageFilter.GaussianBlur(1.0)), np.float32) / 255
+    u = np.clip((np.arange(w, dtype=np.float32) - 380) / 240, 0, 1)
+    shade = 0.5 + 0.6 * np.sqrt(np.clip(1 - (2 * u - 1) ** 2, 0, 1)) + 0.35 * np.exp(-((u - 0.3) ** 2) / 0.004)
+    body = np.broadcast_to((np.array([200, 40, 40], np.float32)[None, :] * shade[:, None])[None], (h, w, 3))
+    backdrop = np.full((h, w, 3), 255, np.float32) if with_alpha else busy_background(w, h, seed=5)
+    rgb = np.clip(body * m[..., None] + backdrop * (1 - m[..., None]), 0, 255).astype(np.uint8)
+    return Product("mug-alpha" if with_alpha else "mug", rgb, m, (400, 320, 600, 520), with_alpha)
+
+
 def scaled(p: Product, factor: float) -> Product:
     """The same product photographed with ``factor`` x the pixels."""
     h, w = p.mask.shape
@@ -182,6 +198,7 @@ def scaled(p: Product, factor: float) -> Product:
 PRODUCTS: dict[str, Callable[[], Product]] = {
     "bottle": bottle, "bottle-alpha": lambda: bottle(True), "carton-alpha": carton,
     "carton": lambda: carton(False), "jar": jar, "jar-alpha": lambda: jar(True),
+    "mug": mug, "mug-alpha": lambda: mug(True),
 }
 
 
@@ -366,6 +383,10 @@ def render_clip(spec: ClipSpec, product: Product | None = None) -> np.ndarray:
             tint = np.array([1.0 + 0.3 * t, 1.0, 1.0 - 0.3 * t], np.float32)
             content = _blend(content, np.clip(wide[:, x:x + pw] * tint * shade, 0, 255), p.mask)
         h = camera_motion(spec.camera, t, (fw, fh)) @ base
+        scale = math.sqrt(abs(np.linalg.det(h[:2, :2])))
+        if scale < 0.9:  # shrink first, as a lens (or any decent renderer) does: no aliasing
+            content = cv2.resize(content, (round(pw * scale), round(ph * scale)), interpolation=cv2.INTER_AREA)
+            h = h @ np.diag([pw / content.shape[1], ph / content.shape[0], 1.0])
         frame = cv2.warpPerspective(content, h, (fw, fh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                                     borderValue=pad)
         if spec.change == "jitter":  # brightness flicker: every frame a random gain

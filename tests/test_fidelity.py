@@ -1,8 +1,8 @@
 """Product fidelity: camera moves keep the score high, a product that changes scores low.
 
-Every clip is built here (``fidelity_clips``) from three product designs — svdapp's own
-bottle, a tea carton with print and a logo, a honey jar on a busy cloth — with and without
-alpha, so the truth is known: the product either only moves as a whole (≥ KEEP_THRESHOLD)
+Every clip is built here (``fidelity_clips``) from four product designs — svdapp's own
+bottle, a tea carton with print and a logo, a honey jar on a busy cloth, a plain mug with no
+print at all — with and without alpha, so the truth is known: the product either only moves as a whole (≥ KEEP_THRESHOLD)
 or, by the last frames, is bent, recoloured, blurred, smeared or erased (< FAIL_THRESHOLD).
 """
 
@@ -58,6 +58,8 @@ GOOD = [
     ClipSpec("carton-alpha", "still", "background", frames=FRAMES),
     ClipSpec("jar", "push-in", "background", frames=FRAMES),
     ClipSpec("bottle-alpha", "pan", "soft", frames=FRAMES),
+    ClipSpec("mug", "rotate", frames=FRAMES),  # no print at all, on the busy cloth, no alpha
+    ClipSpec("mug-alpha", "pan", size=(576, 1024), frames=FRAMES),
 ]
 
 BAD = [
@@ -70,6 +72,7 @@ BAD = [
     ClipSpec("jar", "tilt", "smear", frames=FRAMES),
     ClipSpec("carton-alpha", "push-in", "erase", frames=FRAMES),
     ClipSpec("jar-alpha", "pull-out", "erase", size=(576, 1024), frames=FRAMES),
+    ClipSpec("mug", "pan", "hue", frames=FRAMES),
 ]
 
 
