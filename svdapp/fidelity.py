@@ -72,6 +72,7 @@ OUTLINE_BAND = 8  # then the frame is kept this many reference pixels beyond the
 FIT_CONDITION = 2e-3  # weakest / strongest direction the inside's edges must pin, else the outline joins
 ALIGN_STEPS = 8  # warp → flow → fit rounds per frame, at most (2–3 when tracking smoothly)
 STILL_PX = 0.25  # a fit that moves the product's corners less than this has converged
+SMALL_STEP_PX = 1.0  # a step under this is taken without measuring the flow once more
 AGREE_PX = 1.0  # an edge pixel within this of the fitted whole moves with it
 MIN_AGREE = 0.35  # share of edge weight that must move with the whole to trust a frame
 REDETECT_AGREE = 0.5  # below this, the product is also searched for from scratch (ORB)
@@ -200,6 +201,7 @@ class ProductReference:
     size: float  # the product's long side, reference pixels
     normals: np.ndarray  # H x W x 2 float32: unit gradient direction of the reference
     edges: np.ndarray  # float32: gradient magnitude, gray levels per pixel
+    grid: np.ndarray  # (H*W) x 1 x 2 float32: every reference pixel's coordinates
     fit_xy: np.ndarray  # N x 2 int: the edge pixels the homography is fitted on
     fit_normal: np.ndarray  # N x 2 float32: their normals
     fit_weight: np.ndarray  # N float32
@@ -357,7 +359,9 @@ def load_reference(photo: Image.Image | np.ndarray, *, alpha: np.ndarray | None 
     kps, desc = _orb(800).detectAndCompute(gray, cv2.dilate(solid, np.ones((9, 9), np.uint8)) * 255)
     return ProductReference(
         rgb=ref, gray=gray, soft=np.clip(smooth + 0.5, 0, 255).astype(np.uint8), mask=m, inner=inner, deep=deep,
-        near=near, box=box, size=size, normals=normals, edges=edges, fit_xy=fit_xy, fit_normal=fit_normal,
+        near=near, box=box, size=size, normals=normals, edges=edges,
+        grid=np.float32(np.dstack(np.meshgrid(np.arange(gray.shape[1]), np.arange(gray.shape[0])))).reshape(-1, 1, 2),
+        fit_xy=fit_xy, fit_normal=fit_normal,
         fit_weight=fit_weight, fit_rows=fit_rows, fit_norm=fit_norm,
         keypoints=np.float32([k.pt for k in kps]).reshape(-1, 2), descriptors=desc, separation=how)
 
@@ -419,9 +423,7 @@ def _onto_reference(ref: ProductReference, back: np.ndarray, reference: np.ndarr
     the product (another backdrop, moving water) then cannot pull the flow. Where the frame
     does not reach (the product partly out of the picture) the reference stands in."""
     near = ref.near * valid
-    if back.ndim == 3:
-        near = near[..., None]
-    return (back * near + reference * (1 - near)).astype(np.uint8)
+    return cv2.blendLinear(back, reference, near, 1 - near)
 
 
 def _fit(ref: ProductReference, flow: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, float] | None:
@@ -488,6 +490,12 @@ def _align(ref: ProductReference, gray: np.ndarray, h: np.ndarray, dis: cv2.DISO
         if moved < STILL_PX:
             break
         h = h @ d
+        if moved < SMALL_STEP_PX:
+            # A small last step: take it without measuring the flow again; what is left of the
+            # flow is, to first order, the measured flow minus the step.
+            flow = flow - (cv2.perspectiveTransform(ref.grid, d) - ref.grid).reshape(flow.shape)
+            valid = _warp(inside, h, size) > 127
+            break
     return _Aligned(h, flow, agree, valid)
 
 
