@@ -164,11 +164,11 @@ class FidelityReport:
         return "\n".join([
             f"Product fidelity: {self.product_fidelity:.2f} (kept at >= {KEEP_THRESHOLD:.2f}, changed below "
             f"{FAIL_THRESHOLD:.2f})",
-            f"  worst frames (from frame {self.worst_frame + 1} of {len(self.frames)}): shape {self.shape:.2f}, "
-            f"print/detail {self.detail:.2f}, colour {self.colour:.2f}",
-            (f"  at frame {self.worst_frame + 1}: leftover motion {worst.moved:.2f} % of the product, "
+            f"  parts over the worst {_worst_count(len(self.frames))} of {len(self.frames)} frames: shape "
+            f"{self.shape:.2f}, print/detail {self.detail:.2f}, colour {self.colour:.2f}",
+            (f"  worst frame {self.worst_frame + 1}: leftover motion {worst.moved:.2f} % of the product, "
              f"detail kept {worst.similarity:.2f}, colour difference {worst.delta_e:.1f} dE" if worst.found
-             else f"  at frame {self.worst_frame + 1}: the product was not found"),
+             else f"  worst frame {self.worst_frame + 1}: the product was not found"),
             f"  product found in {sum(f.found for f in self.frames)} of {len(self.frames)} frames "
             f"(cut from the photo by {self.separation}), at least {self.visible:.0%} of it in the picture",
             f"  motion {self.motion:.1f} % of the product's size, scene change {self.scene_change:.2f} %, "
@@ -817,11 +817,15 @@ def score_video(photo: Image.Image | np.ndarray | ProductReference, frames: np.n
     return _report(judged, frame_lab, changes, ref.separation)
 
 
+def _worst_count(frames: int) -> int:
+    return max(1, math.ceil(WORST_SHARE * frames))
+
+
 def _report(judged: list[_Judged], frame_lab: list[np.ndarray], changes: list[float],
             separation: str) -> FidelityReport:
     scores = [j.score for j in judged]
     per = np.array([s.score for s in scores])
-    worst = np.argsort(per, kind="stable")[:max(1, math.ceil(WORST_SHARE * len(per)))]
+    worst = np.argsort(per, kind="stable")[:_worst_count(len(per))]
     seen = [j.quad for j in judged if j.quad is not None]
     motion = 0.0
     if seen:

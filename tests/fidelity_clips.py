@@ -190,9 +190,9 @@ def scaled(p: Product, factor: float) -> Product:
     h, w = p.mask.shape
     dims = (round(w * factor), round(h * factor))
     interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
-    label = tuple(round(v * factor) for v in p.label)
+    x0, y0, x1, y1 = (round(v * factor) for v in p.label)
     return Product(f"{p.name}x{factor:g}", cv2.resize(p.rgb, dims, interpolation=interp),
-                   cv2.resize(p.mask, dims, interpolation=cv2.INTER_LINEAR), label, p.with_alpha)  # type: ignore[arg-type]
+                   cv2.resize(p.mask, dims, interpolation=cv2.INTER_LINEAR), (x0, y0, x1, y1), p.with_alpha)
 
 
 PRODUCTS: dict[str, Callable[[], Product]] = {

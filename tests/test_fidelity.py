@@ -2,8 +2,9 @@
 
 Every clip is built here (``fidelity_clips``) from four product designs — svdapp's own
 bottle, a tea carton with print and a logo, a honey jar on a busy cloth, a plain mug with no
-print at all — with and without alpha, so the truth is known: the product either only moves as a whole (≥ KEEP_THRESHOLD)
-or, by the last frames, is bent, recoloured, blurred, smeared or erased (< FAIL_THRESHOLD).
+print at all — with and without alpha, so the truth is known: the product either only moves
+as a whole (≥ KEEP_THRESHOLD) or, by the last frames, is bent, recoloured, blurred, smeared or
+erased (< FAIL_THRESHOLD).
 """
 
 from __future__ import annotations
