@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from svdapp import fidelity, imageprep, motion, video  # noqa: E402
+from svdapp import classic, fidelity, imageprep, video  # noqa: E402
 from tests import fidelity_clips as fc  # noqa: E402
 from tests.fidelity_clips import ClipSpec  # noqa: E402
 
@@ -93,7 +93,7 @@ def frames_of(clip: ClipSpec | tuple[str, str, tuple[int, int]], count: int) -> 
     name, style, size = clip
     p = product(name)
     rgb = np.asarray(imageprep.load_image(p.photo()))  # as the app loads it: transparency on white
-    rendered = motion.render(rgb, size, count, style, alpha=motion.load_alpha(p.photo()))
+    rendered = classic.render(rgb, size, count, style, alpha=classic.load_alpha(p.photo()))
     return f"{name}/classic-{style}/none/{size[0]}x{size[1]}", np.stack([rendered.clip[i] for i in range(count)])
 
 

@@ -39,7 +39,7 @@ from PIL import Image
 
 from .errors import InputError
 from .imageprep import load_image
-from .motion import grabcut_mask, load_alpha
+from .classic import grabcut_mask, load_alpha
 
 KEEP_THRESHOLD = 0.8  # at or above: the product is kept as it is in the photo
 FAIL_THRESHOLD = 0.6  # below: the product visibly changed (shape, print or colour)

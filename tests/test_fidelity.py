@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from svdapp import fidelity, imageprep, motion, video
+from svdapp import classic, fidelity, imageprep, video
 from svdapp.errors import InputError
 from svdapp.testimage import make_test_product
 
@@ -92,8 +92,8 @@ def test_the_classic_engine_keeps_the_product(name: str, style: str) -> None:
     its 2.5D parallax moves the product against its inpainted background. Its lazily rendered
     Clip goes in as it is."""
     p = product(name)
-    rendered = motion.render(np.asarray(imageprep.load_image(p.photo())), (576, 1024), FRAMES, style,
-                             alpha=motion.load_alpha(p.photo()))
+    rendered = classic.render(np.asarray(imageprep.load_image(p.photo())), (576, 1024), FRAMES, style,
+                             alpha=classic.load_alpha(p.photo()))
     report = fidelity.score_video(reference(name), rendered.clip)
     assert len(report.per_frame) == FRAMES
     assert report.product_fidelity >= fidelity.KEEP_THRESHOLD, report.to_dict()
