@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from . import __version__
+from .console import plain_fallback
 from .errors import SvdAppError, Suggestion, as_flags, describe_error
 from .presets import PARAM_NAMES, PRESETS
 from .request import SVD_ONLY, GenerationRequest
@@ -328,11 +329,13 @@ def _run(func: Callable[[], int]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    plain_fallback()  # before anything prints, --help included
     args = build_parser().parse_args(argv)
     return _run(lambda: args.func(args))
 
 
 def svd_make(argv: Sequence[str] | None = None) -> int:
+    plain_fallback()
     parser = argparse.ArgumentParser(prog="svd-make", description="Make a product video from a photo "
                                      "(same as `svdapp make`). Without an NVIDIA GPU or the model, the classic "
                                      "engine (camera motion, no AI) makes it.")

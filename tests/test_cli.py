@@ -1,6 +1,9 @@
 """The command line exactly as the user's guide writes it, in a subprocess, on the tiny model."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +114,32 @@ def test_check_reports_each_line_and_fails_without_gpu(app_env, tmp_path):
     for name in ("Python", "PyTorch", "GPU", "Video encoder", "Hugging Face token", "Model access", "Disk"):
         assert name in lines
     assert "✗ GPU" in lines and "fix:" in lines and "✓ Model access" in lines
+
+
+@pytest.mark.parametrize("encoding", ["cp949", "ascii"])
+def test_commands_work_on_a_console_that_cannot_print_every_symbol(app_env, tmp_path, product_photo, encoding):
+    """Output piped on a Korean Windows console (cp949) or an ASCII terminal: every command works, a made
+    video is reported as made, and the symbols the console lacks come out as plain characters."""
+    env = {**app_env, "PYTHONIOENCODING": encoding, "CUDA_VISIBLE_DEVICES": ""}
+
+    def run(module: str, *args: str) -> tuple[int, str, str]:
+        script = Path(sys.executable).parent / module
+        proc = subprocess.run([str(script), *args], env=env, cwd=tmp_path, capture_output=True, timeout=180)
+        # strict decoding: every byte written is text in the console's own encoding
+        return proc.returncode, proc.stdout.decode(encoding), proc.stderr.decode(encoding)
+
+    code, out, err = run("svdapp", "check", "--offline")
+    assert code == 1 and "Traceback" not in err and "error" not in err, err
+    assert "OK Python" in out and "X GPU" in out and "Not ready: fix the X lines above." in out
+
+    code, out, err = run("svd-make", "--image", str(product_photo), "--engine", "classic", "--seconds", "0.5",
+                         "--width", "128", "--height", "64", "--out", "clip.mp4")
+    assert code == 0 and "error" not in err, err
+    assert out.startswith("OK clip.mp4\n") and "engine: Classic motion, no AI" in out
+    assert probe(tmp_path / "clip.mp4").frames == 15
+
+    code, out, err = run("svdapp", "make", "--image", str(product_photo), "--frames", "0")
+    assert code == 2 and "error: Frames must be 2-100, got 0." in err and "fix: Use --frames 25" in err
+
+    code, out, err = run("svd-make", "--help")
+    assert code == 0 and "--interpolate" in out and not err
