@@ -78,7 +78,8 @@ def test_default_output_folder(app_env, tmp_path, product_photo):
 ])
 def test_errors_are_one_message_and_a_fix_with_nothing_written(app_env, tmp_path, product_photo, args, message, fix):
     base = ["--width", "128", "--height", "64", "--frames", "4", "--steps", "2", "--memory", "cpu"]
-    out = run_cli(["make", "--image", str(product_photo), *base, *args], app_env, tmp_path)
+    no_gpu = {**app_env, "CUDA_VISIBLE_DEVICES": ""}  # a machine without a GPU, also where the suite has one
+    out = run_cli(["make", "--image", str(product_photo), *base, *args], no_gpu, tmp_path)
     assert out.returncode == 2
     assert message in out.stderr and fix in out.stderr and "fix:" in out.stderr
     assert "Traceback" not in out.stderr
@@ -108,7 +109,7 @@ def test_test_image_tool(app_env, tmp_path):
 
 
 def test_check_reports_each_line_and_fails_without_gpu(app_env, tmp_path):
-    out = run_cli(["check", "--offline"], app_env, tmp_path)
+    out = run_cli(["check", "--offline"], {**app_env, "CUDA_VISIBLE_DEVICES": ""}, tmp_path)
     assert out.returncode == 1
     lines = out.stdout
     for name in ("Python", "PyTorch", "GPU", "Video encoder", "Hugging Face token", "Model access", "Disk"):

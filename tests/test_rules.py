@@ -4,13 +4,16 @@ error's suggested fix, which each shell words its own way."""
 from __future__ import annotations
 
 import json
+import sys
+from types import SimpleNamespace
 
 import pytest
 
 from svdapp import cli
 from svdapp.errors import InputError, Suggestion
-from svdapp.request import SVD_ONLY, GenerationRequest, engine_asked, resolve_engine
+from svdapp.request import SVD_ONLY, EngineChoice, GenerationRequest, engine_asked, resolve_engine
 from svdapp.settings import load_settings
+from svdapp.vocab import Engine
 
 from .fakeengine import fake_engine  # noqa: F401  (fixture)
 
@@ -24,6 +27,14 @@ def no_gpu(app_env, monkeypatch):
     """A machine with the model on disk but no CUDA GPU, wherever the suite runs."""
     import svdapp.request
     monkeypatch.setattr(svdapp.request, "_has_cuda", lambda: False)
+
+
+@pytest.fixture
+def with_gpu(app_env, monkeypatch):
+    """A machine with the model on disk and a CUDA GPU, wherever the suite runs: the one function
+    that tells the core whether there is a GPU says yes (nothing here runs on a GPU)."""
+    import svdapp.request
+    monkeypatch.setattr(svdapp.request, "_has_cuda", lambda: True)
 
 
 def _shell_requests(photo, setting: str, value) -> dict[str, GenerationRequest]:
@@ -62,6 +73,63 @@ def test_without_svd_only_settings_every_shell_falls_back_to_classic(no_gpu, pro
     for shell, request in _shell_requests(product_photo, "frames", 14).items():
         choice = resolve_engine(request, settings)
         assert choice.engine == "classic" and "no CUDA GPU" in choice.note, shell
+
+
+def test_with_a_gpu_auto_means_svd_in_every_shell(with_gpu, product_photo):
+    settings = load_settings()
+    for shell, request in _shell_requests(product_photo, "frames", 14).items():
+        assert resolve_engine(request, settings) == EngineChoice(Engine.SVD), shell
+
+
+def test_with_a_gpu_the_cli_runs_svd_on_auto_without_a_note(with_gpu, fake_engine, tmp_path, product_photo, capsys):
+    code = cli.main(["make", "--image", str(product_photo), "--width", "128", "--height", "64", "--frames", "4",
+                     "--out", "clip.mp4"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    meta = json.loads((tmp_path / "clip.json").read_text())
+    assert (meta["engine"], meta["engine_requested"], meta["fallbacks"]) == ("svd", "auto", [])
+    assert len(fake_engine.calls) == 1 and "note:" not in err
+
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize("free_gib,preset,memory,plan", [
+    (40, "standard", None, "high"), (14, "standard", None, "normal"), (8, "standard", None, "low"),
+    (5, "standard", None, "minimal"), (12, "quality", None, "low"),  # 50 frames need more
+    (40, "lowmem-portrait", None, "low"),  # the preset's own plan, even on a big card
+    (40, "standard", "minimal", "minimal"), (40, "standard", "cpu", "cpu"),  # the user's choice wins
+])
+def test_with_a_gpu_the_engine_starts_on_the_plan_that_fits_its_free_memory(monkeypatch, free_gib, preset, memory,
+                                                                             plan):
+    from svdapp import engine
+    from svdapp.engine.device import DeviceInfo
+    from svdapp.presets import resolve
+
+    card = DeviceInfo("2", True, "12.8", "NVIDIA H200", (9, 0), 141 * GIB, int(free_gib * GIB))
+    monkeypatch.setattr(engine, "device_info", lambda: card)
+    started = []
+    monkeypatch.setattr(engine, "run", lambda cache, folder, image, params, chosen, *rest: started.append(chosen))
+    params = resolve(preset, {"memory": memory})
+    engine.generate("model", None, params, 1)
+    assert [p.name for p in started] == [plan]
+
+
+def test_has_cuda_asks_torch_only_when_an_nvidia_driver_is_there(monkeypatch):
+    import svdapp.engine.device
+    import svdapp.request as request
+    from svdapp.engine.device import DeviceInfo
+
+    driver = {"present": False}
+    monkeypatch.setattr(request, "os", SimpleNamespace(path=SimpleNamespace(exists=lambda path: driver["present"])))
+    monkeypatch.setattr(request, "sys", SimpleNamespace(platform="linux"))
+    with monkeypatch.context() as no_torch:
+        no_torch.setitem(sys.modules, "svdapp.engine.device", None)  # importing it would fail the test
+        assert request._has_cuda() is False
+    driver["present"] = True
+    for cuda in (True, False):
+        monkeypatch.setattr(svdapp.engine.device, "device_info", lambda: DeviceInfo("2", cuda, "12.8"))
+        assert request._has_cuda() is cuda
 
 
 def test_a_csv_motion_number_means_svd_and_a_word_the_classic_camera(no_gpu, tmp_path, product_photo):
@@ -118,15 +186,17 @@ def test_the_page_names_a_chosen_engine_by_its_label():
                                "img2vid-XT 1.1, Advanced → Memory plan = cpu.")
 
 
-def test_the_no_gpu_error_suggests_the_cpu_plan_in_the_page_words(app_env, tiny_model, product_photo):
+def test_the_no_gpu_error_suggests_the_cpu_plan_in_the_page_words(app_env, tiny_model, product_photo,
+                                                                 monkeypatch):
+    from svdapp import engine
+    from svdapp.engine.device import DeviceInfo
     from svdapp.errors import SvdAppError
     from svdapp.imageprep import fit, load_image
     from svdapp.presets import resolve
     from svdapp.ui.views import error_text
 
-    engine = pytest.importorskip("svdapp.engine")
-    if engine.device_info().cuda_available:
-        pytest.skip("this machine has a CUDA GPU: there is no no-GPU error to see")
+    # a machine without a GPU, also where the suite runs on one: the engine asks device_info alone
+    monkeypatch.setattr(engine, "device_info", lambda: DeviceInfo("2", False, None))
     params = resolve("fast", {"width": 128, "height": 64, "frames": 4, "steps": 1})
     with pytest.raises(SvdAppError) as caught:
         engine.generate(str(tiny_model), fit(load_image(product_photo), 128, 64), params, 1)
