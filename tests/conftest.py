@@ -53,3 +53,19 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 180,
     import subprocess
     script = Path(sys.executable).parent / module  # the console script pip installed
     return subprocess.run([str(script)] + args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def mp4_boxes(path: Path) -> list[str]:
+    """The top-level boxes of an MP4 in file order: ftyp, moov, mdat… (+faststart puts moov before mdat)."""
+    data, boxes, at = Path(path).read_bytes(), [], 0
+    while at + 8 <= len(data):
+        size, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8].decode("latin-1")
+        if size == 1:  # a 64-bit size follows the type
+            size = int.from_bytes(data[at + 8:at + 16], "big")
+        elif size == 0:  # to the end of the file
+            size = len(data) - at
+        if size < 8:
+            raise AssertionError(f"{path}: a box of {size} bytes at offset {at}")
+        boxes.append(kind)
+        at += size
+    return boxes

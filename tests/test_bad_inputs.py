@@ -161,15 +161,40 @@ def test_bad_photos_get_one_message_and_a_fix(case, tmp_path):
     _one_line(caught.value)
 
 
-def test_bomb_is_refused_without_decoding(tmp_path):
-    import time
+@pytest.fixture
+def decoded(monkeypatch) -> list:
+    """Every image whose pixels are decoded (Pillow's ImageFile.load); nothing is decoded while it is
+    patched, so a test only passes if the refusal comes before decoding."""
+    from PIL import ImageFile
+    sizes: list = []
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: sizes.append(self.size))
+    return sizes
+
+
+def test_bomb_is_refused_without_decoding(tmp_path, decoded):
     path = tmp_path / "bomb.png"
     path.write_bytes(_png(100_000, 100_000))
     assert path.stat().st_size < 200  # 10 gigapixels claimed by a 100-byte file
-    start = time.perf_counter()
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="decompression bomb"):
         imageprep.load_image(path)
-    assert time.perf_counter() - start < 1.0
+    assert decoded == []
+
+
+@pytest.mark.parametrize("size", [(8125, 8000), (9400, 9400)])  # 65 and 88 MP: below Pillow's own bomb limit
+def test_a_valid_photo_of_65_to_89_megapixels_is_refused_before_decoding(tmp_path, decoded, size):
+    width, height = size
+    row = b"\0" + b"\x55" * -(-width // 8)  # filter byte + one-bit grey pixels: a whole, valid image
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png(width, height, bit_depth=1, colour_type=0, rows=row * height))
+    assert 64_000_000 < width * height < Image.MAX_IMAGE_PIXELS
+    with Image.open(path) as im:  # Pillow opens it without complaint, and it is whole
+        assert im.size == size
+        im.verify()
+    with pytest.raises(InputError) as caught:
+        imageprep.load_image(path)
+    assert decoded == []  # refused from the header alone: 65+ MP are never decoded
+    assert f"{width}x{height} pixels" in caught.value.message and "too large to process safely" in caught.value.message
+    assert "below 64 megapixels" in caught.value.hint
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

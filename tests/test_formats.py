@@ -16,7 +16,7 @@ from svdapp import classic, video
 from svdapp.errors import InputError, OutputError
 from svdapp.testimage import make_test_product
 
-from .conftest import TINY_OVERRIDES, run_cli
+from .conftest import TINY_OVERRIDES, mp4_boxes, run_cli
 
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -35,6 +35,8 @@ def gif_info(path: Path) -> tuple[tuple[int, int], int, int | None]:
 def test_mp4_webm_gif_and_poster_decode_with_the_right_size_and_count(clip, tmp_path):
     mp4 = video.probe(video.write_mp4(clip, tmp_path / "v.mp4", 30))
     assert (mp4.codec, mp4.pix_fmt, mp4.width, mp4.height, mp4.frames) == ("h264", "yuv420p", 160, 90, 30)
+    boxes = mp4_boxes(tmp_path / "v.mp4")  # +faststart: a browser reads the index before the frames
+    assert boxes[0] == "ftyp" and boxes.index("moov") < boxes.index("mdat"), boxes
     webm = video.probe(video.write_webm(clip, tmp_path / "v.webm", 30))
     assert (webm.codec, webm.pix_fmt, webm.width, webm.height, webm.frames) == ("vp9", "yuv420p", 160, 90, 30)
     assert abs(webm.duration - 1.0) < 0.05

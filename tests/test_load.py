@@ -124,17 +124,13 @@ def test_token_never_served(app_env, tmp_path):
     (tmp_path / ".env").write_text(f"HF_TOKEN={TOKEN}\n")
     with running_app(env, tmp_path) as url:
         bodies = []
-        for path in ("", "config", "gradio_api/info", "info", "gradio_api/openapi.json"):
-            try:
-                with urllib.request.urlopen(url + path, timeout=10) as r:
-                    bodies.append(r.read().decode("utf-8", "replace"))
-            except OSError:
-                pass
+        for path in ("", "config", "gradio_api/info", "gradio_api/openapi.json"):  # each must answer (200)
+            with urllib.request.urlopen(url + path, timeout=10) as r:
+                bodies.append(r.read().decode("utf-8", "replace"))
         from gradio_client import Client
         report = Client(url, verbose=False).predict(api_name="/check")
         bodies.append(repr(report))
     bodies.append(server_log(tmp_path))
-    assert len(bodies) >= 3
     for body in bodies:
         assert TOKEN not in body
         assert TOKEN[3:20] not in body
