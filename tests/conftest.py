@@ -69,3 +69,17 @@ def mp4_boxes(path: Path) -> list[str]:
         boxes.append(kind)
         at += size
     return boxes
+
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_table(heading: str) -> list[dict[str, str]]:
+    """The first Markdown table under ``heading`` in the README, one dict per row (keys: its header)."""
+    from itertools import dropwhile, takewhile
+
+    text = README.read_text(encoding="utf-8")
+    lines = text[text.index(heading):].splitlines()
+    table = takewhile(lambda line: line.startswith("|"), dropwhile(lambda line: not line.startswith("|"), lines))
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in table]
+    return [dict(zip(cells[0], row)) for row in cells[2:]]

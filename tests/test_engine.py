@@ -5,6 +5,7 @@ exactly what a real card raises. The ladder's plans are moved onto the CPU so ev
 of it runs here for real (arrange, guidance split, chunked feed-forward).
 """
 
+import re
 import threading
 from dataclasses import replace
 
@@ -41,7 +42,8 @@ def cpu_ladder(monkeypatch):
 @pytest.fixture
 def unet_calls(monkeypatch):
     """Count UNet forward calls (each half of a split guidance batch counts once)."""
-    calls = {"n": 0, "oom_left": 0, "oom_if_frames_over": None}
+    calls = {"n": 0, "oom_left": 0, "oom_if_frames_over": None,
+             "error": lambda: torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")}
     original = UNetSpatioTemporalConditionModel.forward
 
     def forward(self, sample, *args, **kwargs):
@@ -49,7 +51,7 @@ def unet_calls(monkeypatch):
         limit = calls["oom_if_frames_over"]
         if calls["oom_left"] > 0 or (limit is not None and sample.shape[1] > limit):
             calls["oom_left"] = max(0, calls["oom_left"] - 1)
-            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            raise calls["error"]()
         return original(self, sample, *args, **kwargs)
 
     monkeypatch.setattr(UNetSpatioTemporalConditionModel, "forward", forward)
@@ -83,12 +85,12 @@ def test_oom_in_decode_retries_decode_only_with_smaller_chunks(tiny_model, photo
         return original(self, z, *args, **kwargs)
 
     monkeypatch.setattr(AutoencoderKLTemporalDecoder, "decode", decode)
-    out = run(PipelineCache(), str(tiny_model), photo, PARAMS, memory.PLANS["cpu"], seed=3)
-    assert out.frames.shape[0] == 4 and out.decode_chunk == 1
-    assert unet_calls["n"] == PARAMS.steps  # the UNet ran once per step: denoising was not repeated
-    assert len(out.fallbacks) == 2
-    assert "decoding 4 frames at a time" in out.fallbacks[0] and "2 at a time" in out.fallbacks[0]
-    assert "1 at a time" in out.fallbacks[1]
+    params = replace(PARAMS, frames=8, decode_chunk=8)
+    out = run(PipelineCache(), str(tiny_model), photo, params, memory.PLANS["cpu"], seed=3)
+    assert out.frames.shape[0] == 8 and out.decode_chunk == 1
+    assert unet_calls["n"] == params.steps  # the UNet ran once per step: denoising was not repeated
+    assert [re.search(r"decoding (\d+) frames at a time; decoded (\d+) at a time", f).groups()
+            for f in out.fallbacks] == [("8", "4"), ("4", "2"), ("2", "1")]
 
 
 def test_oom_in_denoise_steps_the_memory_plan_down(tiny_model, photo, cpu_ladder, unet_calls):
@@ -106,12 +108,55 @@ def test_oom_in_denoise_steps_the_memory_plan_down(tiny_model, photo, cpu_ladder
     assert diff.max() <= 1
 
 
-def test_oom_on_the_smallest_plan_reduces_frames(tiny_model, photo, cpu_ladder, unet_calls, monkeypatch):
-    monkeypatch.setattr(memory, "FRAME_LADDER", (3, 2))
-    unet_calls["oom_if_frames_over"] = 3
-    out = run(PipelineCache(), str(tiny_model), photo, PARAMS, cpu_ladder["minimal"], seed=5)
-    assert out.frames.shape[0] == 3
-    assert "denoising 4 frames" in out.fallbacks[-1] and "retried with 3 frames" in out.fallbacks[-1]
+def test_oom_on_the_smallest_plan_walks_the_frame_ladder_from_50(tiny_model, photo, cpu_ladder, unet_calls):
+    """The real frame ladder (50 → 25 → 15 → 8, as the README writes it), met through a plain
+    RuntimeError("CUDA error: out of memory"), the form some CUDA errors take."""
+    unet_calls["oom_if_frames_over"] = 8
+    unet_calls["error"] = lambda: RuntimeError("CUDA error: out of memory")
+    params = replace(PARAMS, frames=50, steps=1)
+    out = run(PipelineCache(), str(tiny_model), photo, params, cpu_ladder["minimal"], seed=5)
+    assert out.frames.shape == (8, 64, 128, 3) and out.plan == "minimal"
+    assert [re.search(r"denoising (\d+) frames on the minimal plan; retried with (\d+) frames", f).groups()
+            for f in out.fallbacks] == [("50", "25"), ("25", "15"), ("15", "8")]
+
+
+def test_the_readme_s_memory_plans_and_ladders_are_the_engine_s():
+    from .conftest import README, readme_table
+
+    rows = {row["plan"].strip("`"): row["what it does"]
+            for row in readme_table("### Memory plans and the out-of-memory ladder")}
+    plans = [memory.PLANS["high"]]
+    while (lower := memory.next_plan(plans[-1])) is not None:
+        plans.append(lower)
+    assert list(rows) == [p.name for p in plans] == list(memory.LADDER)
+    assert "decode chunk ≤ 2" in rows["low"] and memory.PLANS["low"].max_decode_chunk == 2
+    assert "decode chunk 1" in rows["minimal"] and memory.PLANS["minimal"].max_decode_chunk == 1
+    written = re.search(r"then to fewer frames\s+\(([^)]*)\)", README.read_text(encoding="utf-8")).group(1)
+    ladder = [int(n) for n in written.split("→")]
+    assert ladder == [50, 25, 15, 8]
+    frames = [50]
+    while (fewer := memory.next_frames(frames[-1])) is not None:
+        frames.append(fewer)
+    assert frames == ladder
+
+
+@pytest.mark.parametrize("error,oom", [
+    (torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), True),
+    (RuntimeError("CUDA error: out of memory"), True),
+    (RuntimeError("CUDA out of memory. Tried to allocate 20.00 MiB (GPU 0; 7.79 GiB total capacity)"), True),
+    (RuntimeError("CUDA error: an illegal memory access was encountered"), False),
+    (ValueError("out of memory"), False),
+])
+def test_what_counts_as_out_of_memory(error, oom):
+    assert memory.is_oom(error) is oom
+
+
+def test_an_error_that_is_not_oom_is_not_stepped_around(tiny_model, photo, cpu_ladder, unet_calls):
+    unet_calls["oom_left"] = 1
+    unet_calls["error"] = lambda: RuntimeError("CUDA error: an illegal memory access was encountered")
+    with pytest.raises(RuntimeError, match="illegal memory access"):
+        run(PipelineCache(), str(tiny_model), photo, PARAMS, cpu_ladder["high"], seed=5)
+    assert unet_calls["n"] == 1  # no retry on another plan
 
 
 def test_exhausted_ladder_says_what_was_tried_and_what_to_do(tiny_model, photo, cpu_ladder, unet_calls):
