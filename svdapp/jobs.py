@@ -126,7 +126,7 @@ def _make(job: _Job, settings: Settings, progress: Progress | None, cancel: thre
     if job.engine.engine == Engine.SVD:
         made = _make_svd(job, settings, progress, cancel)
     else:
-        made = _make_classic(job, progress or (lambda stage, done, total: None))
+        made = _make_classic(job, _cancellable(progress, cancel))
     if job.engine.note:
         made = replace(made, fallbacks=(job.engine.note, *made.fallbacks))
     return made
@@ -167,6 +167,17 @@ def _write(job: _Job, made: _Made, settings: Settings, report: Progress, cancel:
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)  # gone already when it became the result's folder
     return meta
+
+
+def _cancellable(report: Progress | None, cancel: threading.Event | None) -> Progress:
+    """``report``, and the place a cancel stops finishing and the classic engine at their next step
+    (like ``_ticker`` for encoders). Not for the SVD engine: it stops itself, freeing GPU memory."""
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        if report is not None:
+            report(stage, done, total)
+    return on_progress
 
 
 def _ticker(report: Progress, cancel: threading.Event | None) -> Callable[[str], Callable[[int, int], None]]:
@@ -210,7 +221,7 @@ def _make_svd(job: _Job, settings: Settings, progress: Progress | None, cancel: 
 
     out: EngineOutput = engine.generate(str(folder), fitted, params, params.seed, progress, cancel)
     t0 = time.perf_counter()
-    frames, fps = finishing.finish(out.frames, params.fps, finish, on_progress=progress)
+    frames, fps = finishing.finish(out.frames, params.fps, finish, on_progress=_cancellable(progress, cancel))
     timings = {k: round(v, 3) for k, v in out.timings.items()}
     if not finish.is_identity:
         timings["finish"] = round(time.perf_counter() - t0, 3)

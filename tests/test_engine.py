@@ -21,6 +21,8 @@ from svdapp.engine.runner import run
 from svdapp.errors import Cancelled, OutOfMemory
 from svdapp.presets import resolve
 
+from .fakeengine import fake_engine  # noqa: F401  (fixture)
+
 PARAMS = resolve(None, {"width": 128, "height": 64, "frames": 4, "steps": 2, "memory": "cpu", "decode_chunk": 4})
 
 
@@ -196,3 +198,35 @@ def test_choose_plan_from_free_memory():
     assert memory.choose_plan("low", card(23)).name == "low"
     picked = [memory.choose_plan("auto", card(g)).name for g in (5, 7.5, 9, 12, 16, 24, 40)]
     assert picked == sorted(picked, key=memory.LADDER[::-1].index)  # more memory never picks a smaller plan
+
+
+def test_the_stand_in_engine_reports_and_cancels_like_the_real_one(tiny_model, photo, fake_engine):
+    """tests/fakeengine.py stands in for this runner in the tests of everything around it: the same
+    progress reports, and a cancel stops both at the same report with Cancelled."""
+    params = replace(PARAMS, decode_chunk=2)
+
+    def reports(generate, stop_at=None):
+        seen, cancel = [], threading.Event()
+
+        def progress(stage, done, total):
+            seen.append((stage, done, total))
+            if (stage, done) == stop_at:
+                cancel.set()
+        try:
+            generate(progress, cancel)
+        except Cancelled:
+            return seen, True
+        return seen, False
+
+    def real(progress, cancel):
+        return run(PipelineCache(), str(tiny_model), photo, params, memory.PLANS["cpu"], 1, progress, cancel)
+
+    def fake(progress, cancel):
+        return fake_engine.generate("model", photo, params, 1, progress, cancel)
+
+    everything = reports(real)
+    assert everything == reports(fake) and everything[0][-1] == ("decode", 4, 4)
+    assert reports(real, ("decode", 2)) == reports(fake, ("decode", 2)) == (everything[0][:-1], True)
+    for stage, done, _ in everything[0][2:]:  # the stand-in stops at every report after loading
+        seen, cancelled = reports(fake, (stage, done))
+        assert seen[-1][:2] == (stage, done) and cancelled == ((stage, done) != ("decode", 4))  # decoded: done
