@@ -153,6 +153,48 @@ def test_broken_photo_fails_alone_and_batch_matches_single_run(tmp_path, ray_run
                                   read_frames(single.video))
 
 
+def test_resume_retries_fixed_photos_remakes_what_changed_or_vanished_and_skips_the_rest(tmp_path, ray_runtime):
+    """The same command run again and again through ``run_batch``, as a user fixing their catalogue would."""
+    from svdapp.batch.progress import format_summary
+    from svdapp.testimage import write_test_product
+
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    for sku in ("A", "B", "C"):
+        write_test_product(photos / f"{sku}.jpg", 320, 240)
+    (photos / "B.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut off")
+    options = BatchOptions(input=photos, out_dir=out, engine="classic", workers=1, request_fields={"seconds": 0.5},
+                           overrides={"width": 128, "height": 64, "seed": 5})
+
+    def rerun(opts: BatchOptions = options) -> tuple[int, int, int]:
+        summary = run_batch(opts)
+        assert summary.total == 3 and f"{summary.done} done, {summary.failed} failed, {summary.skipped} skipped" \
+            in format_summary(summary)
+        return summary.done, summary.skipped, summary.failed
+
+    def attempts(sku: str) -> list[str]:
+        lines = (out / MANIFEST).read_text(encoding="utf-8").splitlines()
+        return [r["status"] for r in map(json.loads, lines) if r["sku"] == sku]
+
+    assert rerun() == (2, 0, 1)  # the broken photo fails alone
+    write_test_product(photos / "B.jpg", 320, 240)  # the user fixes it
+    assert rerun() == (1, 2, 0)  # only B is made
+    assert attempts("B") == ["failed", "done"] and read_manifest(out)["B"]["status"] == "done"
+    assert rerun() == (0, 3, 0)  # failed-then-done lines read as done
+    made = {sku: (out / sku / "video.mp4").stat().st_mtime_ns for sku in ("A", "B")}
+
+    (out / "C" / "video.mp4").unlink()  # a video deleted by hand is made again
+    assert rerun() == (1, 2, 0) and probe(out / "C" / "video.mp4").frames == 15
+    with (out / MANIFEST).open("a", encoding="utf-8") as fh:  # a later attempt at A failed (done-then-failed)
+        fh.write(json.dumps({**read_manifest(out)["A"], "status": "failed", "error": "worker stopped"}) + "\n")
+    assert rerun() == (1, 2, 0) and attempts("A") == ["done", "failed", "done"]
+    assert (out / "B" / "video.mp4").stat().st_mtime_ns == made["B"]  # skipped means untouched
+
+    longer = BatchOptions(**{**options.__dict__, "request_fields": {"seconds": 1.0}})  # changed settings
+    assert rerun(longer) == (3, 0, 0)
+    assert [probe(out / sku / "video.mp4").frames for sku in ("A", "B", "C")] == [30, 30, 30]
+    assert rerun(longer) == (0, 3, 0)
+
+
 def test_classic_engine_on_cpu_workers_with_per_row_camera(tmp_path, ray_runtime, product_photo):
     catalog = tmp_path / "catalog.csv"
     catalog.write_text(f"sku,image,motion\nPAN,{product_photo},pan-left\nODD,{product_photo},wobble\n")
