@@ -54,3 +54,24 @@ def running_app(env: dict[str, str], cwd: Path, *extra: str, timeout: float = 90
 def server_log(cwd: Path) -> str:
     path = cwd / "serve.log"
     return path.read_text() if path.is_file() else ""
+
+
+def page_event(url: str, name: str, *data, session: str = "test-session") -> tuple[str, dict]:
+    """Call one of the page's own events (not part of the API) as the browser does, through Gradio's
+    queue; returns the raw text of every message the server sent back for it, and the last one."""
+    import json
+
+    import httpx
+    with httpx.Client(base_url=url, timeout=60) as http:
+        config = http.get("config").json()
+        fn = next(d["id"] for d in config["dependencies"] if d.get("api_name") == name)
+        http.post("gradio_api/queue/join", json={"data": list(data), "event_data": None, "fn_index": fn,
+                                                 "trigger_id": None, "session_hash": session}).raise_for_status()
+        raw = []
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                raw.append(line)
+                message = json.loads(line[len("data:"):]) if line.startswith("data:") else {}
+                if message.get("msg") == "process_completed":
+                    return "\n".join(raw), message
+    raise AssertionError(f"{name}: the server closed the stream without a result:\n" + "\n".join(raw))

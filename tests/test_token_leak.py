@@ -138,3 +138,35 @@ def test_notepad_env_files(tmp_path, monkeypatch):
         load_settings(utf16)
     assert "cannot be read as text" in caught.value.message and "UTF-8" in caught.value.hint
     assert_no_secret(str(caught.value), "unreadable .env error")
+
+
+def test_the_web_token_field_never_echoes_the_token(app_env, tmp_path, tiny_model):
+    """D1's Validate and Save, called as the page calls them: no reply and no line of the server's log
+    holds the token (only its masked form); Save empties the field and keeps the token in .env alone."""
+    from .app_server import page_event, running_app, server_log
+    from .fakehub import USER, FakeHub, model_repo_files
+
+    hub = FakeHub(svdhub.DEFAULT_MODEL, model_repo_files(tiny_model), valid_tokens={ENV_TOKEN}).start()
+    env = {**{k: v for k, v in app_env.items() if k != "HF_HUB_OFFLINE"}, "HF_ENDPOINT": hub.url}
+    try:
+        with running_app(env, tmp_path) as url:
+            replies = {
+                "valid": page_event(url, "validate_token_ui", f" {ENV_TOKEN}\n"),
+                "rejected": page_event(url, "validate_token_ui", DOTENV_TOKEN),
+                "no hf_": page_event(url, "validate_token_ui", ENV_TOKEN[3:]),
+                "two lines": page_event(url, "save_token_ui", f"{DOTENV_TOKEN}\nSVDAPP_MODEL=/tmp/evil"),
+                "saved": page_event(url, "save_token_ui", f" {ENV_TOKEN}\n"),
+            }
+    finally:
+        hub.stop()
+    for name, (raw, _) in replies.items():
+        assert_no_secret(raw, f"the reply to {name}")
+    assert_no_secret(server_log(tmp_path), "the server log")
+    shown = {name: message["output"]["data"] for name, (_, message) in replies.items()}
+    masked = f"hf_…{ENV_TOKEN[-4:]}"
+    assert shown["valid"] == [f"✓ Token {masked} belongs to **{USER}**. Press *Save to .env* to keep it."]
+    assert "rejected" in shown["rejected"][0] and f"hf_…{DOTENV_TOKEN[-4:]}" in shown["rejected"][0]
+    assert "start with 'hf_'" in shown["no hf_"][0]
+    assert shown["two lines"][0] == "" and "line breaks" in shown["two lines"][1]  # field emptied, reason said
+    assert shown["saved"] == ["", f"✓ Saved {masked} to `.env` (readable only by you)."]
+    assert (tmp_path / ".env").read_text() == f"HUGGINGFACE_HUB_TOKEN={ENV_TOKEN}\n"

@@ -75,6 +75,8 @@ def save_token_ui(token: str) -> tuple[str, str]:
     settings = load_settings()
     try:
         path = save_token(token, settings.env_file)
+    except SvdAppError as exc:  # e.g. a paste with a line break: say so, and empty the field all the same
+        return "", f"✗ {error_text(exc)}"
     except OSError as exc:
         return "", f"✗ Could not write {settings.env_file}: {exc.strerror} — check the folder is writable."
     return "", f"✓ Saved {mask_token(token.strip())} to `{path}` (readable only by you)."
