@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from .app_server import free_port, running_app, server_log
+from .app_server import free_port, page_event, running_app, server_log
 from svdapp.video import probe
 
 from .conftest import TINY_OVERRIDES, run_cli
+from .fakeengine import fake_engine  # noqa: F401  (fixture)
 
 
 def test_check_and_generate_through_gradio_client(app_env, tmp_path, product_photo):
@@ -156,3 +157,34 @@ def test_history_of_a_shared_app_shows_only_the_sessions_own_results(app_env, tm
     assert [r.meta.seed for r in history_items([str(mine)], show_all=False)] == [1]
     assert [r.meta.seed for r in history_items([str(mine)], show_all=True)] == [2, 1]  # local app: all of outputs/
     assert gallery_value(history_items([str(mine)], False)) == [(str(mine / "video.mp4"), "4f · 1.0s")]
+
+
+def test_the_preview_is_exactly_the_frame_the_model_receives(app_env, fake_engine, tmp_path, product_photo):
+    """D2's "Model input" as the page receives it (the server's reply and the file it links), pixel for
+    pixel against the frame the engine is given for the same photo, size and fit."""
+    import io
+
+    import httpx
+    import numpy as np
+    from PIL import Image
+
+    from svdapp.jobs import run_request
+    from svdapp.request import GenerationRequest
+
+    cases = [(128, 64, "contain"), (64, 128, "cover")]
+    shown = {}
+    with running_app(app_env, tmp_path) as url, httpx.Client(base_url=url, timeout=60) as http:
+        with open(product_photo, "rb") as f:
+            (uploaded,) = http.post("gradio_api/upload", files={"files": (product_photo.name, f, "image/jpeg")}).json()
+        for width, height, fit in cases:
+            _, reply = page_event(url, "preview_frame", {"path": uploaded, "meta": {"_type": "gradio.FileData"}},
+                                  width, height, fit)
+            update = reply["output"]["data"][0]
+            assert update["label"] == f"Model input · {width}×{height}"
+            image = Image.open(io.BytesIO(http.get(update["value"]["url"]).content))
+            shown[width, height, fit] = np.asarray(image.convert("RGB"))
+    for (width, height, fit), pixels in shown.items():
+        overrides = {"width": width, "height": height, "fit": fit, "frames": 2, "steps": 1, "memory": "cpu"}
+        run_request(GenerationRequest(image=str(product_photo), overrides=overrides, out=tmp_path / f"{fit}.mp4"))
+        assert pixels.shape == fake_engine.images[-1].shape == (height, width, 3)
+        np.testing.assert_array_equal(pixels, fake_engine.images[-1])

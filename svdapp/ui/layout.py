@@ -97,7 +97,8 @@ def lay_out(exposed: bool) -> Page:
             with gr.Row(equal_height=True):
                 photo = gr.Image(label="Product photo", type="filepath", sources=["upload", "clipboard"],
                                  height=260, elem_id="photo")
-                preview = gr.Image(label="Model input", interactive=False, height=260,
+                # PNG: exactly the model's frame (Gradio's default WebP is lossy, 40+ levels off).
+                preview = gr.Image(label="Model input", interactive=False, height=260, format="png",
                                    elem_id="preview", buttons=[])
             with gr.Row():
                 orientation = gr.Radio(ORIENTATIONS, value=orientation_of(start_values["width"],

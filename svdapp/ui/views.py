@@ -49,13 +49,14 @@ def preview_frame(image: str | None, width: Any, height: Any, fit: str):
     """Exactly the frame the model will receive (empty without a photo), its size in the label."""
     label = f"Model input · {int(width)}×{int(height)}"
     if not image:
-        return gr.Image(value=None, label=label)
+        return gr.update(value=None, label=label)
     from ..imageprep import fit as fit_image, load_image
     try:
-        return gr.Image(value=fit_image(load_image(image), int(width), int(height), fit or "contain"), label=label)
+        # gr.update, not gr.Image(value=...): that would encode the frame in its own default format.
+        return gr.update(value=fit_image(load_image(image), int(width), int(height), fit or "contain"), label=label)
     except SvdAppError as exc:
         gr.Warning(error_text(exc))
-        return gr.Image(value=None, label=label)
+        return gr.update(value=None, label=label)
 
 
 def model_note(meta: ResultMeta) -> str:
