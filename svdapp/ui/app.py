@@ -31,7 +31,7 @@ def build_app(exposed: bool = False) -> gr.Blocks:
                    delete_cache=(3600, 24 * 3600) if exposed else None) as demo:
         page = lay_out(exposed)
         wire_environment(demo, page)
-        wire_form(page)
+        wire_form(demo, page)
         wire_generation(demo, page, board, exposed)
         wire_history(demo, page, exposed)
         add_endpoints(board)
@@ -53,10 +53,13 @@ def wire_environment(demo: gr.Blocks, page: Page) -> None:
         box.save.click(save_token_ui, box.token, [box.token, box.message], **PAGE).then(env_view, None, checks, **PAGE)
 
 
-def wire_form(page: Page) -> None:
+def wire_form(demo: gr.Blocks, page: Page) -> None:
     """D2/D3: a preset fills the fields and touching a field makes the preset "Custom"; the
-    preview follows the photo, fit and size; the orientation turns the size."""
+    preview follows the photo, fit and size; the orientation turns the size. The accordions that
+    hold the fields fold once the page has loaded (they are built open: layout says why)."""
     form = page.form
+    demo.load(lambda: (gr.Accordion(open=False), gr.Accordion(open=False)), None,
+              [page.advanced_box, page.finishing_box], **INSTANT)
     gr.on([page.photo.change, page.fit.input, form["width"].change, form["height"].change], preview_frame,
           [page.photo, form["width"], form["height"], page.fit], page.preview, **PAGE)
 

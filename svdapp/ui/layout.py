@@ -50,6 +50,8 @@ class Page:
     # D3: form has a control per GenerationParams field, extras per GenerationRequest field
     preset: gr.Radio
     preset_info: gr.Markdown
+    advanced_box: gr.Accordion  # holds form
+    finishing_box: gr.Accordion  # holds extras
     form: dict[str, gr.components.Component]
     extras: dict[str, gr.components.Component]
     generate: gr.Button
@@ -109,9 +111,12 @@ def lay_out(exposed: bool) -> Page:
             gr.Markdown("### <span class='step'>D3</span>Settings", elem_classes="step-title")
             preset = gr.Radio(PRESET_CHOICES, value=start, label="Preset", elem_id="preset")
             preset_info = gr.Markdown(presets.PRESETS[start].description, elem_id="preset-info")
-            with gr.Accordion("Advanced", open=False, elem_id="advanced"):
+            # Built open so that their fields render with the page; app.wire_form folds them once it has
+            # loaded. Gradio creates a closed accordion's fields only when it is first opened and gives
+            # them their values a frame later: what a user typed in that moment could be reset.
+            with gr.Accordion("Advanced", open=True, elem_id="advanced") as advanced_box:
                 form = advanced_fields(start_values)
-            with gr.Accordion("Engine & finishing", open=False, elem_id="finishing"):
+            with gr.Accordion("Engine & finishing", open=True, elem_id="finishing") as finishing_box:
                 extras = finishing_fields()
 
             with gr.Row():
@@ -142,8 +147,8 @@ def lay_out(exposed: bool) -> Page:
 
     return Page(**state, env_box=env_box, env_checks=env_checks, recheck=recheck, speed_test=speed_test,
                 speed_report=speed_report, token=token, photo=photo,
-                preview=preview, orientation=orientation, fit=fit, preset=preset, preset_info=preset_info, form=form,
-                extras=extras, generate=generate, cancel=cancel, status=status, video=video, download=download,
+                preview=preview, orientation=orientation, fit=fit, preset=preset, preset_info=preset_info,
+                advanced_box=advanced_box, finishing_box=finishing_box, form=form, extras=extras, generate=generate, cancel=cancel, status=status, video=video, download=download,
                 reuse=reuse, others=others, info=info, gallery=gallery)
 
 
