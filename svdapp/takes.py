@@ -144,11 +144,15 @@ def run(candidates: Sequence[TakeInfo], render: Callable[[TakeInfo], Any], frame
     return Taken(tuple(takes), kept, renders[kept], scores[kept], tuple(thumbs), time.perf_counter() - started)
 
 
+def take_name(take: TakeInfo) -> str:
+    """What made a take: "seed 42", or its camera move ("Pan left")."""
+    return Camera(take.camera).label if take.camera in Camera else f"seed {take.seed}"
+
+
 def take_words(take: TakeInfo) -> str:
     """A take in a few words: "seed 42: 0.93 (kept)", "Pan left: 0.71"."""
-    name = Camera(take.camera).label if take.camera in Camera else f"seed {take.seed}"
     score = "not scored" if take.product_fidelity is None else f"{take.product_fidelity:.2f}"
-    return f"{name}: {score}" + (" (kept)" if take.kept else "")
+    return f"{take_name(take)}: {score}" + (" (kept)" if take.kept else "")
 
 
 def thumbnail(frames: Sequence[np.ndarray]) -> np.ndarray:

@@ -136,9 +136,9 @@ def lay_out(exposed: bool) -> Page:
             others = gr.File(label="Other formats", file_count="multiple", visible=False, interactive=False,
                              elem_id="other-files")
             info = gr.Markdown("Your video appears here.", elem_id="result-info")
-            take_views = gr.Gallery(label="Takes — click one to keep it instead", columns=4, height=170,
-                                    allow_preview=False, object_fit="contain", interactive=False, visible=False,
-                                    buttons=[], elem_id="takes")
+            take_views = gr.Gallery(label="Takes — click one to keep it instead", columns=3, rows=1, height=None,
+                                    fit_columns=False, allow_preview=False, object_fit="contain", interactive=False,
+                                    visible=False, buttons=[], elem_id="takes")
             keep_take = gr.Button("Keep this take instead", visible=False, size="md", elem_id="keep-take-btn")
 
             gr.Markdown("### History", elem_classes="step-title")

@@ -12,7 +12,7 @@ import gradio as gr
 
 from ..history import PastResult
 from ..result import TakeInfo
-from ..takes import take_words
+from ..takes import take_name
 from .forms import reuse_values
 
 
@@ -27,8 +27,9 @@ def takes_gallery(item: PastResult | None):
 
 
 def caption(index: int, take: TakeInfo) -> str:
-    """``Take 2 · seed 43: 0.91 (kept)``."""
-    return f"Take {index + 1} · {take_words(take)}"
+    """``0.91 kept · 2 · seed 43``: the score first, since a thumbnail shows only the start."""
+    score = "not scored" if take.product_fidelity is None else f"{take.product_fidelity:.2f}"
+    return f"{score}{' kept' if take.kept else ''} · {index + 1} · {take_name(take)}"
 
 
 def pick(item: PastResult | None, index: int | None):
@@ -36,8 +37,7 @@ def pick(item: PastResult | None, index: int | None):
     takes = item.meta.takes if item is not None else ()
     if index is None or not 0 <= index < len(takes) or takes[index].kept:
         return None, gr.Button(visible=False)
-    return index, gr.Button(value=f"Keep take {index + 1} instead ({take_words(takes[index]).split(':')[0]})",
-                            visible=True)
+    return index, gr.Button(value=f"Keep take {index + 1} instead ({take_name(takes[index])})", visible=True)
 
 
 def keep_values(item: PastResult | None, index: int | None, photo: str | None) -> dict[str, Any]:
