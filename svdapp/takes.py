@@ -149,15 +149,20 @@ def take_name(take: TakeInfo) -> str:
     return Camera(take.camera).label if take.camera in Camera else f"seed {take.seed}"
 
 
+def take_score(take: TakeInfo) -> str:
+    """The score as shown: "0.93", or "not scored"."""
+    return "not scored" if take.product_fidelity is None else f"{take.product_fidelity:.2f}"
+
+
 def take_words(take: TakeInfo) -> str:
     """A take in a few words: "seed 42: 0.93 (kept)", "Pan left: 0.71"."""
-    score = "not scored" if take.product_fidelity is None else f"{take.product_fidelity:.2f}"
-    return f"{take_name(take)}: {score}" + (" (kept)" if take.kept else "")
+    return f"{take_name(take)}: {take_score(take)}" + (" (kept)" if take.kept else "")
 
 
 def thumbnail(frames: Sequence[np.ndarray]) -> np.ndarray:
     """Up to THUMB_FRAMES frames spread over the clip, THUMB_SIDE on the long side (even sizes)."""
     import cv2
+
     picks = np.linspace(0, len(frames) - 1, min(len(frames), THUMB_FRAMES)).round().astype(int)
     first = np.asarray(frames[0])
     scale = min(1.0, THUMB_SIDE / max(first.shape[:2]))

@@ -12,7 +12,7 @@ import gradio as gr
 
 from ..history import PastResult
 from ..result import TakeInfo
-from ..takes import take_name
+from ..takes import take_name, take_score
 from .forms import reuse_values
 
 
@@ -28,8 +28,7 @@ def takes_gallery(item: PastResult | None):
 
 def caption(index: int, take: TakeInfo) -> str:
     """``0.91 kept · 2 · seed 43``: the score first, since a thumbnail shows only the start."""
-    score = "not scored" if take.product_fidelity is None else f"{take.product_fidelity:.2f}"
-    return f"{score}{' kept' if take.kept else ''} · {index + 1} · {take_name(take)}"
+    return f"{take_score(take)}{' kept' if take.kept else ''} · {index + 1} · {take_name(take)}"
 
 
 def pick(item: PastResult | None, index: int | None):
