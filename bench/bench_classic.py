@@ -17,8 +17,6 @@ import argparse
 import json
 import os
 import platform
-import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from cputime import timed  # noqa: E402  (bench/, the script's own folder)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -35,25 +35,6 @@ from svdapp.jobs import CLASSIC_X264_PRESET  # noqa: E402
 from svdapp.testimage import make_test_product  # noqa: E402
 
 TARGETS = {"classic_push_in_1080x1920_4s": 3.0, "interpolate_2x_25f_1024x576_dis": 5.0}
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(fn, repeats: int) -> dict:
-    """Wall time (best and median of ``repeats``) and the CPU time of the best run: on a
-    shared machine the wall time grows with others' load, CPU time much less."""
-    runs, cpus = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        fn()
-        runs.append(time.perf_counter() - t0)
-        cpus.append(cpu_seconds() - c0)
-    best = int(np.argmin(runs))
-    return {"best_s": round(runs[best], 3), "median_s": round(statistics.median(runs), 3),
-            "cpu_s": round(cpus[best], 3), "runs": len(runs)}
 
 
 def cpu_name() -> str:

@@ -29,8 +29,6 @@ import argparse
 import json
 import os
 import platform
-import resource
-import statistics
 import sys
 import tempfile
 import time
@@ -38,6 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from cputime import timed  # noqa: E402  (bench/, the script's own folder)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -95,24 +95,6 @@ def frames_of(clip: ClipSpec | tuple[str, str, tuple[int, int]], count: int) -> 
     rgb = np.asarray(imageprep.load_image(p.photo()))  # as the app loads it: transparency on white
     rendered = classic.render(rgb, size, count, style, alpha=classic.load_alpha(p.photo()))
     return f"{name}/classic-{style}/none/{size[0]}x{size[1]}", np.stack([rendered.clip[i] for i in range(count)])
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
-    return usage.ru_utime + usage.ru_stime
-
-
-def timed(fn, repeats: int) -> dict:
-    """Best and median wall time of ``repeats`` runs, and the best run's CPU time."""
-    runs, cpus = [], []
-    for _ in range(repeats):
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        fn()
-        runs.append(time.perf_counter() - t0)
-        cpus.append(cpu_seconds() - c0)
-    best = int(np.argmin(runs))
-    return {"best_s": round(runs[best], 3), "median_s": round(statistics.median(runs), 3),
-            "cpu_s": round(cpus[best], 3), "runs": len(runs)}
 
 
 def timing(repeats: int) -> dict:

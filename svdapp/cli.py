@@ -1,4 +1,4 @@
-"""Command line: ``svdapp make|check|test-image|download|bench|serve|batch`` and ``svd-make``.
+"""Command line: ``svdapp make|inspect|check|test-image|download|bench|serve|batch`` and ``svd-make``.
 
 A thin shell: parse flags into a GenerationRequest, show progress, print the result or
 the error's one-line fix (exit code 2, no traceback).
@@ -20,10 +20,12 @@ from .console import plain_fallback
 from .errors import SvdAppError, Suggestion, as_flags, describe_error
 from .presets import PARAM_NAMES, PRESETS
 from .request import SVD_ONLY, GenerationRequest
+from .result import ResultMeta
+from .takes import DEFAULT_ATTEMPTS, MAX_TAKES, NEAR_TIE, PREVIEW_STEPS
 from .vocab import Camera, Choice, Engine, Fit, Format, Framing, Loop, MemoryPlan, SpeedMode, Stage, label_of, values
 
 # `make` flags that are GenerationRequest fields of the same name (batch passes them on too).
-REQUEST_FLAGS = ("engine", "camera", "seconds", "loop", "interpolate", "framing", "background", "formats")
+REQUEST_FLAGS = ("engine", "camera", "seconds", "loop", "interpolate", "framing", "background", "formats", "takes")
 
 
 def _add_make_args(p: argparse.ArgumentParser) -> None:
@@ -72,6 +74,12 @@ def _add_make_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--formats", default=Format.MP4.value,
                    help="comma list of mp4 (always made), webm (VP9), gif, poster (PNG), or all; "
                         "e.g. --formats mp4,webm,gif,poster")
+    p.add_argument_group("takes").add_argument(
+        "--takes", type=int, metavar="N",
+        help=f"make N takes (1-{MAX_TAKES}) and keep the one that keeps the product best (its product fidelity; "
+             f"near-ties within {NEAR_TIE}: the one that moves more). SVD: N quick previews with seeds --seed, "
+             f"--seed+1, ... (turbo, at most {PREVIEW_STEPS} steps, at the final size), then the kept seed in "
+             "full; classic: N camera moves, starting with --camera. Default 1")
 
 
 def _listing(kind: type[Choice], default: str) -> str:
@@ -87,15 +95,20 @@ class ProgressLine:
         self.start = time.perf_counter()
         self.tty = stream.isatty()
         self.last = ""
+        self.take = ""  # "Take 2/4 · ": the take the stages now reported belong to
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         label = label_of(Stage, stage)
         text = f"{label} {done}/{total}" if total > 1 else label
+        if stage in (Stage.TAKE, Stage.FINAL):
+            self.take = f"{text} · "
+        else:
+            text = self.take + text
         text = f"[{time.perf_counter() - self.start:6.1f}s] {text}"
         if self.tty:
             self.stream.write("\r" + text.ljust(60))
             self.stream.flush()
-        elif done in (0, total) and text != self.last and (stage != "load" or done == 0):
+        elif (done in (0, total) or stage == Stage.TAKE) and text != self.last and (stage != "load" or done == 0):
             self.stream.write(text + "\n")
             self.stream.flush()
         self.last = text
@@ -126,11 +139,28 @@ def cmd_make(args: argparse.Namespace) -> int:
     print(f"  {result.frames} frames, {result.width}x{result.height}, {result.fps} fps, "
           f"{result.duration:.2f} s, H.264 — seed {result.seed} (reuse with --seed {result.seed})")
     print(f"  engine: {result.engine_label or result.engine}")
+    for line in _fidelity_lines(result.meta):
+        print(line)
     for fmt in (Format.WEBM, Format.GIF, Format.POSTER):
         if getattr(result, fmt) is not None:
             print(f"  {fmt.label}: {getattr(result, fmt)}")
     print(f"  settings: {result.meta_path}")
     return 0
+
+
+def _fidelity_lines(meta: ResultMeta) -> list[str]:
+    """The takes and the product fidelity among the result lines: a ✓ line, or a warning with
+    what to try."""
+    from .product_check import describe
+    from .takes import take_words
+
+    lines = []
+    if meta.takes:
+        lines.append("  takes: " + ", ".join(take_words(t) for t in meta.takes))
+    if meta.fidelity is not None:
+        text = describe(meta.fidelity, meta.engine)
+        lines.append(f"  {text}" if meta.fidelity.ok else f"warning: {text}")
+    return lines
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -143,6 +173,22 @@ def _request_fields(args: argparse.Namespace) -> dict[str, Any]:
     if isinstance(fields.get("formats"), str):
         fields["formats"] = tuple(fields["formats"].split(","))
     return fields
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from .fidelity import score_file
+
+    report = score_file(args.video, args.photo)
+    print(json.dumps(report.to_dict(), indent=1) if args.json else report.summary())
+    return 0
+
+
+def _add_inspect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", type=Path, metavar="VIDEO", help="the video to score (MP4, WebM, ...)")
+    p.add_argument("--photo", type=Path, required=True, help="the product photo the video was made from")
+    p.add_argument("--json", action="store_true",
+                   help="print every figure as JSON: product_fidelity, per_frame, motion, flicker, the parts, "
+                        "each frame's measures, ok and verdict")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -194,7 +240,7 @@ def add_serve_args(p: argparse.ArgumentParser) -> None:
 def cmd_batch(args: argparse.Namespace) -> int:
     from .batch import BatchOptions, BatchProgress, format_summary, run_batch
 
-    fields = _request_fields(args)
+    fields = {**_request_fields(args), "min_fidelity": args.min_fidelity}
     options = BatchOptions(input=args.input, out_dir=args.out, preset=args.preset, engine=fields.pop("engine"),
                            overrides=_overrides(args), request_fields=fields, portrait=args.portrait, gpus=args.gpus,
                            workers=args.workers, address=args.address)
@@ -215,6 +261,11 @@ def add_batch_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, help="CPU workers when no GPU is used (default: one per CPU)")
     p.add_argument("--address", metavar="auto|ray://HOST:10001",
                    help="join a running Ray cluster (default: start a local Ray runtime for this batch)")
+    p.add_argument("--min-fidelity", type=float, dest="min_fidelity", metavar="X",
+                   help="a video whose product fidelity (0-1) is under X is made again with the next seed (classic: "
+                        f"the next camera move), up to --takes attempts ({DEFAULT_ATTEMPTS} when --takes is not "
+                        "given), until one reaches X; if none does, the best is kept and marked review in the "
+                        "manifest. E.g. 0.8: the product kept as in the photo")
     # The generation flags of `make` (same names, help and checks), for every product;
     # a CSV row's preset/seed/orientation/motion wins over them.
     template = argparse.ArgumentParser(add_help=False)
@@ -274,6 +325,11 @@ def _commands() -> tuple[tuple[str, Callable[[argparse.ArgumentParser], None], C
     return (
         ("make", _add_make_args, cmd_make, "make a video from a photo (same as svd-make)",
          "Make a product video from a photo."),
+        ("inspect", _add_inspect_args, cmd_inspect, "score how well a video keeps the product of its photo",
+         "Score how well a video keeps the product of the photo it was made from: its product fidelity, 0-1 "
+         "(shape, print and detail, and colour compared in their worst patch, over the worst 10 % of frames), "
+         "the product's motion and flicker, and a verdict with what to try. Exit code 0 when it could be scored, "
+         "2 when the video or the photo cannot be used."),
         ("check", _add_check_args, cmd_check, "environment check (GPU, CUDA, VRAM, token, model access)",
          "Check that this machine can generate; each ✗ line says how to fix it. "
          "Exit code 0 only when a generation can run."),

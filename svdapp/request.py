@@ -51,6 +51,9 @@ class GenerationRequest:
     framing: str = Framing.NONE
     background: str = "edge"  # padding: edge | blur | a colour such as #ffffff
     formats: tuple[str, ...] = (Format.MP4,)  # mp4 always; plus webm, gif, poster
+    # Takes (svdapp.takes): several seeds (SVD) or camera moves (classic), the best kept.
+    takes: int | None = None  # None: one, or takes.DEFAULT_ATTEMPTS with min_fidelity
+    min_fidelity: float | None = None  # takes become full attempts until one scores this (batch)
 
     @property
     def finish(self) -> Finish:

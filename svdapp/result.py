@@ -7,8 +7,9 @@ the API) goes through ``from_json``, which takes files from every earlier versio
 does not know is kept in ``extra`` (and written back), a key that is missing gets its default.
 
 A section that only some runs have is an optional field defaulting to None (``classic``,
-``turbo_reuse``, the SVD fields on a classic run): add a new one the same way (a dataclass
-section also goes into ``SECTIONS``).
+``turbo_reuse``, the SVD fields on a classic run, ``fidelity`` before it was measured): add a
+new one the same way (a dataclass section also goes into ``SECTIONS``, a list of them into
+``LIST_SECTIONS``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,50 @@ class ClassicInfo:
 
 
 @dataclass(frozen=True)
+class FidelityInfo:
+    """How well the video keeps the product of the photo (``svdapp.fidelity``), measured on the
+    engine's frames before finishing; or why it could not be measured (``error``, ``hint``)."""
+
+    product_fidelity: float | None = None  # 0–1, kept from 0.8; None: not measured
+    ok: bool | None = None  # product_fidelity reached the keep threshold
+    verdict: str = ""  # one line: the score, what changed and what to try (command-line words)
+    finding: str = ""  # the verdict without the score and the advice
+    remarks: str = ""  # of a kept product: what else a viewer would notice (barely moves, flicker, a crop)
+    motion: float | None = None  # how far the product travels, % of its size
+    flicker: float | None = None
+    scene_change: float | None = None
+    shape: float | None = None
+    detail: float | None = None
+    colour: float | None = None
+    found: float | None = None
+    visible: float | None = None
+    separation: str | None = None  # alpha | grabcut: how the product was cut from the photo
+    worst_frame: int | None = None  # 0-based, among the engine's frames
+    per_frame: tuple[float, ...] = ()
+    scored: tuple[int, ...] = ()  # which engine frames were scored (0-based), one per per_frame
+    seconds: float | None = None
+    min_fidelity: float | None = None  # the score asked for (batch --min-fidelity)
+    review: bool | None = None  # under min_fidelity (or not measured) after every take: a person should look
+    error: str | None = None
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class TakeInfo:
+    """One take of a run with several: what made it, how it scored, whether it was kept."""
+
+    seed: int | None = None
+    camera: str | None = None  # classic takes are camera moves
+    steps: int | None = None  # SVD: the take's steps (previews run fewer than the final video)
+    speed: str | None = None  # SVD: the take's speed mode
+    product_fidelity: float | None = None
+    motion: float | None = None
+    kept: bool = False
+    preview: str | None = None  # a small GIF of the take, relative to the result's folder
+    error: str | None = None  # why it was not scored
+
+
+@dataclass(frozen=True)
 class ResultMeta:
     app: str = APP
     app_version: str = ""
@@ -90,6 +135,9 @@ class ResultMeta:
     engine_fps: int | None = None
     # Classic runs only.
     classic: ClassicInfo | None = None
+    # Both engines: the product fidelity of the video, and every take when there were several.
+    fidelity: FidelityInfo | None = None
+    takes: tuple[TakeInfo, ...] = ()
     # Keys this version does not know (a newer version wrote them): kept and written back.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -110,9 +158,11 @@ class ResultMeta:
         return replace(meta, extra={k: v for k, v in data.items() if k not in _names(cls)})
 
 
-# The fields of ResultMeta that are objects in meta.json, and their types.
+# The fields of ResultMeta that are objects in meta.json, and their types; and those that are
+# lists of objects.
 SECTIONS: dict[str, type] = {"settings": GenerationParams, "finishing": Finish, "input": InputInfo,
-                             "output": OutputInfo, "classic": ClassicInfo}
+                             "output": OutputInfo, "classic": ClassicInfo, "fidelity": FidelityInfo}
+LIST_SECTIONS: dict[str, type] = {"takes": TakeInfo}
 
 
 def _names(kind: type) -> set[str]:
@@ -131,6 +181,10 @@ def _build(kind: type, data: Mapping[str, Any]) -> Any:
             if not isinstance(value, Mapping):
                 continue
             value = _build(SECTIONS[f.name], value)
+        elif f.name in LIST_SECTIONS and kind is ResultMeta:
+            if not isinstance(value, list):
+                continue
+            value = tuple(_build(LIST_SECTIONS[f.name], v) for v in value if isinstance(v, Mapping))
         elif isinstance(value, list) and isinstance(f.default, tuple):
             value = tuple(value)
         values[f.name] = value
@@ -172,6 +226,7 @@ class GenerationResult:
     engine = property(lambda self: self.meta.engine)
     engine_label = property(lambda self: self.meta.label)
     fallbacks = property(lambda self: self.meta.fallbacks)
+    fidelity = property(lambda self: self.meta.fidelity)
     timings = property(lambda self: self.meta.timings_s)
 
     def to_dict(self) -> dict[str, Any]:

@@ -52,6 +52,10 @@ def run_speedtest(preset: str | None = None, overrides: Mapping[str, Any] | None
 
 def format_report(report: "BenchReport", words: Words = as_flags) -> str:
     """The measurements as a plain-text table, then the advice in a shell's ``words``."""
+    return f"{format_table(report)}\n{advice(report, words)}"
+
+
+def format_table(report: "BenchReport") -> str:
     lines = [f"{report.device}, {report.plan} memory plan, {report.frames} frames {report.width}x{report.height}: "
              f"measured on {report.steps_measured} steps, predicted for {report.steps_video}.",
              f"{'mode':26} {'s/step':>7} {'video (s)':>10} {'vs exact':>9} {'peak GiB':>9}  notes"]
@@ -67,7 +71,6 @@ def format_report(report: "BenchReport", words: Words = as_flags) -> str:
                      f"{deviation:>9} {peak:>9}  {'; '.join(notes)}".rstrip())
     for mode, error in report.failed.items():
         lines.append(f"{label(mode):26} failed: {error}")
-    lines.append(advice(report, words))
     return "\n".join(lines)
 
 

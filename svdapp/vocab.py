@@ -140,6 +140,9 @@ class Stage(Choice):
     WEBM = "webm", "Writing WebM"
     GIF = "gif", "Writing GIF"
     POSTER = "poster", "Writing poster"
+    SCORE = "score", "Checking the product"  # product fidelity of the frames (svdapp.fidelity)
+    TAKE = "take", "Take"  # take i of N (done = i): the stages that follow belong to it
+    FINAL = "final", "Rendering the kept take"  # after the takes: the kept one, in full
     BENCH = "bench", "Timing speed modes"  # svdapp bench: one per mode, around that mode's runs
 
 

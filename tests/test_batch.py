@@ -207,6 +207,34 @@ def test_classic_engine_on_cpu_workers_with_per_row_camera(tmp_path, ray_runtime
     assert "wobble" in records["ODD"]["error"]
 
 
+def test_product_fidelity_in_the_manifest_and_products_for_review_in_the_summary(tmp_path, ray_runtime,
+                                                                                  product_photo):
+    from PIL import Image
+
+    from svdapp.batch import format_summary
+
+    flat = tmp_path / "flat.png"
+    Image.new("RGB", (320, 240), (200, 200, 200)).save(flat)  # no product to find: not measured, for review
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text(f"sku,image\nBOTTLE,{product_photo}\nFLAT,{flat}\n")
+    options = BatchOptions(input=catalog, out_dir=tmp_path / "out", engine="classic",
+                           overrides={"width": 256, "height": 128},
+                           request_fields={"seconds": 0.5, "min_fidelity": 0.8, "takes": 2})
+    summary = run_batch(options)
+    assert (summary.done, summary.failed) == (2, 0)
+    records = read_manifest(tmp_path / "out")
+    bottle, flat_record = records["BOTTLE"], records["FLAT"]
+    assert bottle["product_fidelity"] >= 0.8 and bottle["motion"] > 0 and bottle["review"] is False
+    assert bottle["takes"] == 1  # the first camera move passed: no second attempt
+    assert flat_record["product_fidelity"] is None and flat_record["review"] is True
+    assert "No product found" in flat_record["fidelity_error"]
+    assert summary.reviews == (("FLAT", None),)
+    assert "1 for review" in format_summary(summary) and "FLAT not measured" in format_summary(summary)
+    header, *rows = (tmp_path / "out" / MANIFEST_CSV).read_text().splitlines()
+    assert "product_fidelity,motion,review,takes" in header
+    assert any(row.startswith("FLAT,done") and ",True," in row for row in rows)
+
+
 def test_worker_plan_follows_the_cluster():
     gpus = {"CPU": 16.0, "GPU": 2.0}
     assert plan_workers(gpus, True, tasks=10) == WorkerPlan(2, 1, 4.0)

@@ -178,6 +178,37 @@ def test_errors_are_readable_and_cancel_mid_run_writes_nothing(app_env, tmp_path
     assert results(tmp_path / "outputs") == []
 
 
+def test_takes_side_by_side_and_keeping_another(app_env, tmp_path, product_photo, page):
+    """Two classic takes (camera moves) shown with their scores; keeping the other one makes it
+    the video."""
+    with running_app(app_env, tmp_path) as url:
+        page.goto(url)
+        page.wait_for_selector("#generate-btn")
+        page.set_input_files("#photo input[type=file]", str(product_photo))
+        page.wait_for_selector("#preview img", timeout=30_000)
+        open_section(page, "finishing", "engine")
+        page.locator("#field-engine label", has_text="Classic motion").click()
+        set_number(page, "seconds", 1)
+        set_number(page, "takes", 2)
+        page.wait_for_function("Number(document.querySelector('#field-takes input[type=number]').value) === 2")
+        page.click("#generate-btn")
+        page.locator("#takes img").nth(1).wait_for(timeout=120_000)
+        captions = page.locator("#takes").inner_text()
+        assert re.search(r"\d\.\d\d( kept)? · 1 · Slow push-in", captions), captions
+        assert re.search(r"\d\.\d\d( kept)? · 2 · Pull-out", captions), captions
+        other = 0 if re.search(r"kept · 2 ·", captions) else 1
+        page.locator("#takes img").nth(other).click()
+        keep = page.locator("#keep-take-btn")
+        keep.wait_for(timeout=15_000)
+        screenshot(page, "takes.png")
+        assert f"Keep take {other + 1} instead" in keep.inner_text()
+        keep.click()
+        camera = "Slow push-in" if other == 0 else "Pull-out"
+        page.locator("#result-info", has_text=f"camera {camera}").wait_for(timeout=120_000)
+        assert page.locator("#takes img").count() == 0  # one take now
+    assert len(results(tmp_path / "outputs")) == 2
+
+
 def make_classic_video(page, photo: Path) -> None:
     """A short classic video from the page: photo, Engine & finishing → classic, 0.5 s, Generate."""
     page.wait_for_selector("#generate-btn")

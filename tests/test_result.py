@@ -39,13 +39,15 @@ def test_what_is_written_reads_back_unchanged(app_env, tmp_path, product_photo):
 
     result = run_request(GenerationRequest(image=product_photo, engine="classic", camera="parallax", seconds=0.5,
                                            loop="crossfade", overrides={"fps": 8, "width": 128, "height": 64},
-                                           formats=("poster",)))
+                                           formats=("poster",), takes=2))
     written = json.loads(result.meta_path.read_text(encoding="utf-8"))
     assert ResultMeta.from_json(written).to_json() == written
+    assert written["fidelity"]["per_frame"] and [t["camera"] for t in written["takes"]] == ["parallax", "push-in"]
     assert result.meta.to_json() == written
     past = read_result(result.video.parent)
     assert past.meta == ResultMeta.from_json(written) and past.thumbnail.name == "input.png"
-    assert (past.meta.classic.camera, past.meta.finishing.loop, past.meta.settings.fps) == ("parallax", "crossfade", 8)
+    kept = next(t["camera"] for t in written["takes"] if t["kept"])
+    assert (past.meta.classic.camera, past.meta.finishing.loop, past.meta.settings.fps) == (kept, "crossfade", 8)
     assert written["output"]["files"]["poster"] == str(result.poster)
 
 
@@ -56,7 +58,9 @@ def test_history_lists_results_of_the_first_version_and_the_page_shows_them(tmp_
     _folder(tmp_path, "old", FIRST_VERSION)
     (item,) = list_history(tmp_path)
     assert (item.meta.seed, item.meta.settings.steps, item.meta.speed_mode) == (42, 20, None)
+    assert (item.meta.fidelity, item.meta.takes) == (None, ())  # not measured then: nothing to show
     shown = result_markdown(item.meta, "from history")
+    assert "Product" not in shown
     assert "**Seed 42** · 15 frames · 1024×576" in shown and "speed exact" in shown and "memory plan normal" in shown
     values = reuse_values(item.meta)
     assert (values["steps"], values["seed"], values["engine"], values["preset"], values["speed"]) == \
@@ -64,11 +68,11 @@ def test_history_lists_results_of_the_first_version_and_the_page_shows_them(tmp_
 
 
 def test_a_newer_file_with_sections_this_version_does_not_know_is_kept_whole(tmp_path):
-    newer = {**FIRST_VERSION, "fidelity": {"score": 0.91, "frames": [0.95, 0.91]}, "takes": [{"seed": 1}],
+    newer = {**FIRST_VERSION, "lighting": {"score": 0.91, "frames": [0.95, 0.91]}, "audio": [{"seed": 1}],
              "settings": {**FIRST_VERSION["settings"], "future_knob": 3}, "classic": None, "fallbacks": None}
     meta = ResultMeta.from_json(newer)
-    assert meta.extra == {"fidelity": newer["fidelity"], "takes": newer["takes"]}
-    assert meta.to_json()["fidelity"] == newer["fidelity"] and meta.fallbacks == ()
+    assert meta.extra == {"lighting": newer["lighting"], "audio": newer["audio"]}
+    assert meta.to_json()["lighting"] == newer["lighting"] and meta.fallbacks == ()
     assert [r.meta.seed for r in list_history(_folder(tmp_path, "new", newer).parent)] == [42]
 
 

@@ -71,6 +71,18 @@ def test_check_and_generate_through_gradio_client(app_env, tmp_path, product_pho
         assert [t["mode"] for t in timed["timings"]] == ["exact", "turbo"]
         assert (timed["frames"], timed["width"], timed["steps_video"]) == (4, 128, 2)
         assert timed["advice"].startswith('Pick speed="')
+
+        # takes: every video is scored; with takes=2 both seeds are listed and the kept one is the video,
+        # which a call with that seed and takes=1 makes again
+        assert first["fidelity"]["product_fidelity"] is not None and first["takes"] == []
+        taken_video, taken = client.predict(handle_file(product_photo), "fast", seed=20, takes=2, **TINY_OVERRIDES,
+                                            api_name="/generate")
+        assert [t["seed"] for t in taken["takes"]] == [20, 21] and sum(t["kept"] for t in taken["takes"]) == 1
+        kept = next(t["seed"] for t in taken["takes"] if t["kept"])
+        assert taken["seed"] == kept and all(Path(taken["folder"], t["preview"]).is_file() for t in taken["takes"])
+        again_video, again = client.predict(handle_file(product_photo), "fast", seed=kept, takes=1, **TINY_OVERRIDES,
+                                            api_name="/generate")
+        assert again["takes"] == [] and Path(again_video).read_bytes() == Path(taken_video).read_bytes()
     assert "svdapp is running at http://127.0.0.1:" in server_log(tmp_path)
 
 

@@ -47,8 +47,9 @@ def test_cli_offers_exactly_the_vocabulary(capsys):
 
 
 def test_every_stage_a_run_reports_is_shown_in_words(app_env, tmp_path, product_photo):
-    """Both engines, finishing and every format: each stage the core reports has a label, and the
-    CLI's progress line and the page's progress bar show that label, never the raw name."""
+    """Both engines, finishing, every format and takes: each stage the core reports has a label, and
+    the CLI's progress line and the page's progress bar show that label (after the take it belongs
+    to), never the raw name."""
     import io
 
     from svdapp.cli import ProgressLine
@@ -62,16 +63,19 @@ def test_every_stage_a_run_reports_is_shown_in_words(app_env, tmp_path, product_
     runs = (GenerationRequest(image=product_photo, engine="svd", overrides=TINY_OVERRIDES, interpolate=2,
                               formats=("all",), out=tmp_path / "svd.mp4"),
             GenerationRequest(image=product_photo, engine="classic", seconds=0.5, out=tmp_path / "classic.mp4",
-                              overrides={"width": 128, "height": 64}))
+                              overrides={"width": 128, "height": 64}, takes=2))
     for request in runs:
         run_request(request, progress=lambda stage, done, total: reported.append((stage, done, total)))
     stages = {stage for stage, _, _ in reported}
     assert stages == set(Stage) - {Stage.BENCH}  # every stage there is (bench: test_speedtest)
-    shown = []
+    shown, lines = [], []
     line = ProgressLine(io.StringIO())
     bar = ProgressReporter(lambda fraction, desc: shown.append(desc))
     for stage, done, total in reported:
         line(stage, done, total)
-        assert line.last.split("] ", 1)[1].startswith(Stage(stage).label)
+        lines.append(line.last.split("] ", 1)[1])
+        assert lines[-1].split(" · ")[-1].startswith(Stage(stage).label)
         bar(stage, done, total)
-        assert shown[-1].startswith(Stage(stage).label)
+        assert shown[-1].split(" · ")[-1].startswith(Stage(stage).label)
+    for seen in (lines, shown):
+        assert "Take 2/2 · Preparing camera motion" in seen and "Rendering the kept take · Encoding video 15/15" in seen

@@ -21,6 +21,7 @@ from typing import Any, Iterator, Mapping
 
 from ..errors import InputError, SvdAppError
 from ..history import TMP_PREFIX
+from ..result import FidelityInfo, ResultMeta
 from ..vocab import Format
 from .tasks import Task
 
@@ -29,7 +30,7 @@ MANIFEST_CSV = "manifest.csv"
 LOCK_FILE = ".batch.lock"
 EXTRA_OUTPUTS = tuple(f.value for f in Format if f != Format.MP4)  # GenerationResult paths, when asked for
 CSV_COLUMNS = ("sku", "status", "image", "video", "meta", "seed", "preset", "engine", "frames", "width", "height",
-               "fps", "seconds", "worker", "finished", "error", "hint")
+               "fps", "seconds", "product_fidelity", "motion", "review", "takes", "worker", "finished", "error", "hint")
 
 
 def read_manifest(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -131,6 +132,15 @@ def base_record(task: Task, status: str, worker: str, started: float, started_is
             "engine": request.engine, "portrait": request.portrait, "seed": request.overrides.get("seed"),
             "fingerprint": task.fingerprint, "worker": worker, "started": started_iso, "finished": now_iso(),
             "seconds": round(time.perf_counter() - started, 3), "error": None, "hint": None}
+
+
+def fidelity_fields(meta: ResultMeta) -> dict[str, Any]:
+    """A done product's product fidelity and motion, whether a person should look at it (under
+    --min-fidelity after every take, or not measured), how many takes it had, and why it could
+    not be scored."""
+    info = meta.fidelity or FidelityInfo()
+    return {"product_fidelity": info.product_fidelity, "motion": info.motion, "review": bool(info.review),
+            "takes": len(meta.takes) or 1, "fidelity_error": info.error}
 
 
 def failed_record(task: Task, error: SvdAppError, worker: str = "driver", started: float | None = None,

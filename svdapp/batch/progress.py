@@ -24,6 +24,7 @@ class BatchSummary:
     out_dir: Path
     failures: tuple[tuple[str, str], ...] = ()  # (sku, message)
     interrupted: bool = False
+    reviews: tuple[tuple[str, float | None], ...] = ()  # (sku, product fidelity): done, but for a person to check
 
     @property
     def not_run(self) -> int:
@@ -56,8 +57,12 @@ class BatchProgress:
     def __call__(self, record: dict[str, Any]) -> None:
         self.finished += 1
         self.failed += record["status"] != "done"
-        mark = "✓" if record["status"] == "done" else "✗"
+        mark = ("⚠" if record.get("review") else "✓") if record["status"] == "done" else "✗"
         detail = f"{record['seconds']:.1f} s, {record.get('worker', '')}"
+        if record.get("product_fidelity") is not None:
+            detail += f", product fidelity {record['product_fidelity']:.2f}"
+        if record.get("review"):
+            detail += ", for review"
         if record["status"] != "done":
             detail = record.get("error") or "failed"
         self._line(f"{self._counter()} {mark} {record['sku']} — {detail}  ·  {self._times()}")
@@ -110,6 +115,12 @@ def format_summary(summary: BatchSummary) -> str:
     lines += [f"  ✗ {sku}: {message}" for sku, message in summary.failures[:20]]
     if len(summary.failures) > 20:
         lines.append(f"  … and {len(summary.failures) - 20} more")
+    if summary.reviews:
+        scores = ", ".join(f"{sku} {'not measured' if score is None else f'{score:.2f}'}"
+                           for sku, score in summary.reviews[:20])
+        lines.append(f"  ⚠ {len(summary.reviews)} for review (under --min-fidelity after every take, or not "
+                     f"measured): {scores}{' …' if len(summary.reviews) > 20 else ''} — the review column of "
+                     f"{MANIFEST_CSV}")
     if summary.not_run:
         lines.append(f"  {summary.not_run} not made yet: run the same command again to continue.")
     elif summary.failed:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from .. import presets
+from .. import presets, takes
 from ..errors import InputError
 from ..request import GenerationRequest, engine_asked
 from ..settings import Settings, load_settings
@@ -36,6 +36,7 @@ def run_batch(options: BatchOptions, settings: Settings | None = None,
     options = replace(options, out_dir=Path(options.out_dir).expanduser().resolve())
     products = load_catalog(options.input)
     params = presets.resolve(options.preset, options.overrides, options.portrait)  # bad flags fail here
+    takes.plan(options.request_fields.get("takes"), options.request_fields.get("min_fidelity"))
     engine = engine_asked(options.engine or _default_engine(), options.overrides)  # as each product's run decides
     out_dir = options.out_dir
     _make_out_dir(out_dir)
@@ -58,7 +59,7 @@ def run_batch(options: BatchOptions, settings: Settings | None = None,
             write_csv_view(out_dir, state.records)
     return BatchSummary(total=len(products), done=state.done, failed=len(state.failures), skipped=state.skipped,
                         seconds=time.perf_counter() - started, workers=state.workers, out_dir=out_dir,
-                        failures=tuple(state.failures), interrupted=interrupted)
+                        failures=tuple(state.failures), interrupted=interrupted, reviews=tuple(state.reviews))
 
 
 @dataclass
@@ -72,12 +73,15 @@ class _BatchState:
     skipped: int = 0
     workers: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    reviews: list[tuple[str, float | None]] = field(default_factory=list)
 
     def record(self, record: dict[str, Any]) -> None:
         append_record(self.out_dir, record)
         self.records[record["sku"]] = record
         if record["status"] == "done":
             self.done += 1
+            if record.get("review"):
+                self.reviews.append((record["sku"], record.get("product_fidelity")))
         else:
             self.failures.append((record["sku"], record.get("error") or "failed"))
         write_csv_view(self.out_dir, self.records)

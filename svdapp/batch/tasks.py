@@ -19,6 +19,9 @@ from ..request import GenerationRequest
 from .catalog import Product
 
 VIDEO_NAME = "video.mp4"
+# Request fields newer than the first manifests: left out of the fingerprint at their default, so a
+# product finished before they existed still counts as done.
+ADDED_LATER = ("takes", "min_fidelity")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ def fingerprint(request: GenerationRequest) -> str:
         photo = hashlib.sha256(Path(request.image).read_bytes()).hexdigest()
     except OSError:
         photo = "unreadable"
-    data = {f.name: getattr(request, f.name) for f in fields(request) if f.name not in ("image", "out", "image_name")}
+    data = {f.name: getattr(request, f.name) for f in fields(request) if f.name not in ("image", "out", "image_name")
+            and not (f.name in ADDED_LATER and getattr(request, f.name) == f.default)}
     data.update(photo=photo, overrides=dict(sorted(request.overrides.items())))
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]

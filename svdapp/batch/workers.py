@@ -27,7 +27,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from ..errors import InputError, SvdAppError, describe_error
 from ..settings import Settings
-from .manifest import EXTRA_OUTPUTS, base_record, failed_record, now_iso
+from .manifest import EXTRA_OUTPUTS, base_record, failed_record, fidelity_fields, now_iso
 from .tasks import Task
 
 # What a worker process needs from the driver's environment (Ray does not forward it to a cluster).
@@ -53,7 +53,8 @@ def generate_one(task: Task, settings: Settings, worker: str = "local") -> dict[
                   meta=result.meta_path.relative_to(out_dir).as_posix(), seed=result.seed,
                   engine=result.engine, frames=result.frames, width=result.width, height=result.height,
                   fps=result.fps, fallbacks=list(result.fallbacks), timings=result.timings,
-                  settings=result.meta.to_json()["settings"], engine_label=result.engine_label or None)
+                  settings=result.meta.to_json()["settings"], engine_label=result.engine_label or None,
+                  **fidelity_fields(result.meta))
     for name in EXTRA_OUTPUTS:
         path = getattr(result, name, None)
         if path is not None:

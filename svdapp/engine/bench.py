@@ -135,7 +135,7 @@ def _timed_run(cache, folder, image, params, plan, speed, report, cancel) -> dic
 
 def _timing(mode: str, measured: dict[str, dict], video_steps: int) -> ModeTiming:
     m = measured[mode]
-    base = measured["compiled" if accel.Speed(mode).compiled and "compiled" in measured else "exact"]
+    base = measured.get("compiled" if accel.Speed(mode).compiled and "compiled" in measured else "exact", m)
     # A kind's steady cost is its fastest step; its first step also pays a one-off (cuDNN and
     # cuBLAS pick kernels for a new batch size: 0.86 s against 0.34 for turbo's first
     # unguided step on an H200), which a whole video pays once too.
@@ -150,12 +150,13 @@ def _timing(mode: str, measured: dict[str, dict], video_steps: int) -> ModeTimin
     turbo: TurboConfig | None = m["turbo"]
     schedule = turbo.schedule(video_steps) if turbo is not None else (FULL_GUIDED,) * video_steps
     # a kind the short run did not show costs what a full guided step costs (never less)
-    denoise = sum(steady.get(kind, steady[FULL_GUIDED]) for kind in schedule[1:])
+    full = steady.get(FULL_GUIDED, max(steady.values()))
+    denoise = sum(steady.get(kind, full) for kind in schedule[1:])
     denoise += sum(once.get(kind, 0.0) for kind in set(schedule[1:]))
     first = m["first_step_s"]
     predicted = first + denoise + m["decode_s"]
     mean_abs = max_abs = None
-    if mode != "exact":
+    if mode != "exact" and "exact" in measured:
         diff = np.abs(m["frames"].astype(np.int16) - measured["exact"]["frames"].astype(np.int16))
         mean_abs, max_abs = round(float(diff.mean()), 2), int(diff.max())
     return ModeTiming(mode, round(denoise / max(1, video_steps - 1), 3), round(predicted, 1), round(first, 2),

@@ -39,6 +39,7 @@ def add_endpoints(board: CancelBoard) -> None:
                  ("engine", "camera", "loop", "framing", "formats")}
         seconds = gr.Number(value=None, label="seconds")
         interpolate = gr.Number(value=None, label="interpolate", precision=0)
+        takes = gr.Number(value=None, label="takes", precision=0)
         video_out = gr.File(label="video")
         meta_out = gr.JSON(label="metadata")
         check_out = gr.JSON(label="checks")
@@ -55,16 +56,17 @@ def add_endpoints(board: CancelBoard) -> None:
                      memory: str | None = None, fit: str | None = None, portrait: bool = False,
                      engine: str | None = None, camera: str | None = None, loop: str | None = None,
                      framing: str | None = None, formats: str | None = None, seconds: float | None = None,
-                     interpolate: int | None = None, speed: str | None = None, request: gr.Request = None,
-                     progress=gr.Progress()):
+                     interpolate: int | None = None, speed: str | None = None, takes: int | None = None,
+                     request: gr.Request = None, progress=gr.Progress()):
         """Photo → (video.mp4, metadata). Every setting but the photo is optional: None keeps the preset's
         (engine: auto; formats: a comma list of webm, gif, poster beside the MP4; speed: exact, compiled,
-        turbo or turbo-compiled)."""
+        turbo or turbo-compiled; takes: several previews, the one that keeps the product best becomes the
+        video — metadata["takes"] lists them, metadata["fidelity"] scores the video)."""
         values = dict(frames=frames, steps=steps, fps=fps, cond_fps=cond_fps, motion=motion, noise_aug=noise_aug,
                       width=width, height=height, decode_chunk=decode_chunk, seed=seed, memory=memory, fit=fit,
                       speed=speed)
         extras = dict(engine=engine, camera=camera, loop=loop, framing=framing, formats=formats,
-                      seconds=seconds, interpolate=interpolate)
+                      seconds=seconds, interpolate=interpolate, takes=takes)
         try:
             req = make_request(image, preset, values, extras)
             if portrait:
@@ -78,7 +80,7 @@ def add_endpoints(board: CancelBoard) -> None:
         return str(result.video), result_metadata(result)
 
     run.click(api_generate, [image, preset, *numbers.values(), memory, fit, portrait, *texts.values(), seconds,
-                             interpolate, speed], [video_out, meta_out],
+                             interpolate, speed, takes], [video_out, meta_out],
               api_name="generate", concurrency_id="gpu", concurrency_limit=1)
     check.click(lambda: check_report(), None, check_out, api_name="check", concurrency_limit=None)
 

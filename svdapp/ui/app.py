@@ -5,6 +5,8 @@ and the result with its history (D4). Cancel events are keyed by the session (Ca
 
 from __future__ import annotations
 
+from typing import Callable
+
 import gradio as gr
 
 from .. import presets
@@ -17,6 +19,7 @@ from .forms import CUSTOM, changed_fields, make_request, orientation_of, preset_
 from .generation import CancelBoard, run_generation
 from .history import gallery_value, history_items
 from .layout import Page, lay_out
+from .takes import keep_values, pick, takes_gallery
 from .views import error_text, model_note, other_files, preview_frame, result_markdown
 
 # Events that only update the page: not part of the API, never waiting in the GPU queue.
@@ -32,8 +35,9 @@ def build_app(exposed: bool = False) -> gr.Blocks:
         page = lay_out(exposed)
         wire_environment(demo, page)
         wire_form(demo, page)
-        wire_generation(demo, page, board, exposed)
+        start = wire_generation(demo, page, board, exposed)
         wire_history(demo, page, exposed)
+        wire_takes(page, start)
         add_endpoints(board)
     return demo
 
@@ -87,11 +91,13 @@ def show(page: Page, item: PastResult, origin: str) -> dict:
     """D4 showing one result (new, or from the history) — the updates of ``page.shown``."""
     path = str(item.video)
     return {page.video: path, page.download: gr.update(value=path, visible=True), page.reuse: gr.update(visible=True),
-            page.others: other_files(item.meta), page.info: result_markdown(item.meta, origin), page.selected: item}
+            page.others: other_files(item.meta), page.info: result_markdown(item.meta, origin), page.selected: item,
+            page.takes: takes_gallery(item), page.keep_take: gr.Button(visible=False), page.take_pick: None}
 
 
-def wire_generation(demo: gr.Blocks, page: Page, board: CancelBoard, exposed: bool) -> None:
-    """Generate (one at a time, in the GPU queue) and Cancel (this session's run only)."""
+def wire_generation(demo: gr.Blocks, page: Page, board: CancelBoard, exposed: bool) -> Callable:
+    """Generate (one at a time, in the GPU queue) and Cancel (this session's run only). Returns
+    ``start``, which runs a generation from the form after another event (keeping a take)."""
     form, buttons = page.form, [page.generate, page.cancel]
 
     def arm(request: gr.Request):
@@ -132,18 +138,24 @@ def wire_generation(demo: gr.Blocks, page: Page, board: CancelBoard, exposed: bo
 
     inputs = {page.photo, page.fit, page.base_preset, page.own_results, *form.values(), *page.extras.values()}
     outputs = [*page.shown, page.status, page.own_results, page.shown_items, page.gallery, form["seed"]]
-    run = page.generate.click(arm, None, [*buttons, page.status], **INSTANT).then(
-        generate_from_form, inputs, outputs, concurrency_id="gpu", concurrency_limit=1, show_progress_on=page.video,
-        api_visibility="private")
-    # .then alone is skipped in the browser after a gr.Error; success and failure cover both ends.
-    for ended in (run.success, run.failure):
-        ended(disarm, None, buttons, **INSTANT)
+
+    def start(after: Callable) -> None:
+        """``after`` (an event listener such as a button's click) arms Cancel, then the run goes."""
+        run = after(arm, None, [*buttons, page.status], **INSTANT).then(
+            generate_from_form, inputs, outputs, concurrency_id="gpu", concurrency_limit=1,
+            show_progress_on=page.video, api_visibility="private")
+        # .then alone is skipped in the browser after a gr.Error; success and failure cover both ends.
+        for ended in (run.success, run.failure):
+            ended(disarm, None, buttons, **INSTANT)
+
+    start(page.generate.click)
     page.cancel.click(cancel, None, page.status, **INSTANT)
 
     def forget(request: gr.Request):
         board.disarm(request.session_hash)
 
     demo.unload(forget)
+    return start
 
 
 def wire_history(demo: gr.Blocks, page: Page, exposed: bool) -> None:
@@ -161,8 +173,7 @@ def wire_history(demo: gr.Blocks, page: Page, exposed: bool) -> None:
 
     page.gallery.select(show_item, page.shown_items, page.shown, **PAGE)
 
-    targets = {**page.form, **page.extras, "fit": page.fit, "orientation": page.orientation,
-               "preset": page.base_preset}
+    targets = reuse_targets(page)
 
     def reuse(item):
         if not item:
@@ -172,3 +183,26 @@ def wire_history(demo: gr.Blocks, page: Page, exposed: bool) -> None:
                 page.preset_info: f"Settings of seed {values['seed']} loaded; press Generate to remake it."}
 
     page.reuse.click(reuse, page.selected, [*targets.values(), page.preset, page.preset_info], **INSTANT)
+
+
+def reuse_targets(page: Page) -> dict[str, gr.components.Component]:
+    """The controls a past result's settings load into, by ``reuse_values``' keys."""
+    return {**page.form, **page.extras, "fit": page.fit, "orientation": page.orientation, "preset": page.base_preset}
+
+
+def wire_takes(page: Page, start: Callable) -> None:
+    """D4's takes: clicking one offers to keep it; keeping it loads the result's settings with
+    that take's seed (or camera move) and one take into the form, and generates."""
+    def choose(item, evt: gr.SelectData):
+        return pick(item, evt.index)
+
+    page.takes.select(choose, page.selected, [page.take_pick, page.keep_take], **PAGE)
+    targets = reuse_targets(page)
+
+    def keep(item, index, photo):
+        values = keep_values(item, index, photo)
+        return {**{targets[k]: v for k, v in values.items()}, page.preset: CUSTOM,
+                page.preset_info: f"Take {index + 1} kept: seed {values['seed']}, made again as the video."}
+
+    start(page.keep_take.click(keep, [page.selected, page.take_pick, page.photo],
+                               [*targets.values(), page.preset, page.preset_info], **INSTANT).success)

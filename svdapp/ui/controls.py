@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from .. import presets
+from .. import presets, takes
 from ..vocab import (INTERPOLATIONS, Camera, Engine, Fit, Format, Framing, Loop, MemoryPlan, Orientation, SpeedMode,
                      captions, values)
 from .forms import CUSTOM
@@ -60,6 +60,13 @@ def advanced_fields(start: dict[str, Any]) -> dict[str, gr.components.Component]
     return {"frames": frames, "steps": steps, "fps": fps, "cond_fps": cond_fps, "motion": motion,
             "noise_aug": noise_aug, "width": width, "height": height, "decode_chunk": decode_chunk,
             "memory": memory, "speed": speed, "seed": seed, "random_seed": random_seed}
+
+
+def takes_field() -> gr.Slider:
+    """How many takes to make (a GenerationRequest field, like the finishing ones)."""
+    return gr.Slider(1, takes.MAX_TAKES, value=1, step=1, label="Takes", elem_id="field-takes",
+                     info="more than 1: quick previews (SVD: other seeds; classic: other camera moves), and the one "
+                          "that keeps the product best becomes the video")
 
 
 def finishing_fields() -> dict[str, gr.components.Component]:

@@ -11,7 +11,7 @@ import gradio as gr
 from .. import presets
 from ..errors import SvdAppError, describe_error
 from ..settings import Settings, load_settings, mask_token, save_token
-from ..speedtest import format_report, parse_modes, run_speedtest
+from ..speedtest import advice, format_table, parse_modes, run_speedtest
 from .generation import ProgressReporter
 from .views import control_words, error_text
 
@@ -101,4 +101,4 @@ def speed_test_ui(preset: str, width: float, height: float, frames: float, steps
         return f"✗ {error_text(exc)}"
     except Exception as exc:  # the page stays usable whatever the test hits
         return f"✗ {error_text(describe_error(exc))}"
-    return f"```\n{format_report(report, control_words)}\n```"
+    return f"```\n{format_table(report)}\n```\n\n**{advice(report, control_words)}**"

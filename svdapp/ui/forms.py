@@ -46,7 +46,7 @@ def reuse_values(meta: ResultMeta) -> dict[str, Any]:
     values = {k: "" if getattr(s, k) is None else getattr(s, k) for k in FIELDS}
     values.update(seed=s.seed, random_seed=False, fit=s.fit, orientation=orientation_of(s.width, s.height),
                   engine=meta.engine_requested or meta.engine or Engine.AUTO, loop=fin.loop, seconds=fin.seconds,
-                  interpolate=str(fin.interpolate), framing=fin.framing)
+                  interpolate=str(fin.interpolate), framing=fin.framing, takes=1)  # the seed kept: one take remakes it
     if meta.preset in presets.PRESETS:
         values["preset"] = meta.preset
     if meta.classic is not None and meta.classic.camera in Camera:
@@ -106,6 +106,8 @@ def request_extras(extras: dict[str, Any]) -> dict[str, Any]:
         out["seconds"] = float(extras["seconds"])
     if extras.get("interpolate") not in (None, ""):
         out["interpolate"] = _int(extras["interpolate"])
+    if extras.get("takes") not in (None, ""):
+        out["takes"] = _int(extras["takes"])
     formats = extras.get("formats")
     if formats:
         if isinstance(formats, str):

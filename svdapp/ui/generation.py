@@ -56,6 +56,7 @@ class ProgressReporter:
     def __init__(self, progress: gr.Progress | None) -> None:
         self.progress = progress
         self.denoise_start: float | None = None
+        self.take = ""  # "Take 2/4 · ": the take the stages now reported belong to
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self.progress is None:
@@ -65,6 +66,10 @@ class ProgressReporter:
             label = f"{label} step {done}/{total}{self._eta(done, total)}"
         elif total > 1:
             label = f"{label} {done}/{total}"
+        if stage in (Stage.TAKE, Stage.FINAL):
+            self.take = f"{label} · "
+        else:
+            label = self.take + label
         self.progress(done / total if total else None, desc=label)
 
     def _eta(self, done: int, total: int) -> str:

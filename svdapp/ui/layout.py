@@ -13,7 +13,8 @@ import gradio as gr
 
 from .. import __version__, presets
 from ..vocab import Engine, Fit
-from .controls import FITS, ORIENTATIONS, PRESET_CHOICES, advanced_fields, finishing_fields, generate_label
+from .controls import (FITS, ORIENTATIONS, PRESET_CHOICES, advanced_fields, finishing_fields, generate_label,
+                       takes_field)
 from .forms import orientation_of, preset_fields
 from .theme import LOGO, TAGLINE, TITLE
 
@@ -35,6 +36,7 @@ class Page:
     shown_items: gr.State  # gallery index → PastResult, for this session's gallery
     base_preset: gr.State  # the preset the form stands on (it stays when the form becomes "Custom")
     selected: gr.State  # the PastResult shown in D4
+    take_pick: gr.State  # the index of the take clicked in D4's takes
     # D1
     env_box: gr.Accordion
     env_checks: gr.Markdown
@@ -63,12 +65,15 @@ class Page:
     reuse: gr.Button
     others: gr.File
     info: gr.Markdown
+    takes: gr.Gallery  # the result's takes with their scores
+    keep_take: gr.Button
     gallery: gr.Gallery
 
     @property
     def shown(self) -> list[gr.components.Component]:
         """What showing a result (new or from history) updates."""
-        return [self.video, self.download, self.reuse, self.others, self.info, self.selected]
+        return [self.video, self.download, self.reuse, self.others, self.info, self.selected, self.takes,
+                self.keep_take, self.take_pick]
 
 
 def lay_out(exposed: bool) -> Page:
@@ -77,7 +82,7 @@ def lay_out(exposed: bool) -> Page:
     start = presets.DEFAULT_PRESET
     start_values = preset_fields(start)
     state = dict(own_results=gr.State([]), shown_items=gr.State([]), base_preset=gr.State(start),
-                 selected=gr.State(None))
+                 selected=gr.State(None), take_pick=gr.State(None))
 
     gr.HTML(f'<div id="svd-header"><div class="logo">{LOGO}</div><div><h1>{TITLE}</h1>'
             f'<p>{TAGLINE}</p></div><span class="version">v{__version__}</span></div>')
@@ -111,13 +116,14 @@ def lay_out(exposed: bool) -> Page:
             gr.Markdown("### <span class='step'>D3</span>Settings", elem_classes="step-title")
             preset = gr.Radio(PRESET_CHOICES, value=start, label="Preset", elem_id="preset")
             preset_info = gr.Markdown(presets.PRESETS[start].description, elem_id="preset-info")
+            takes = takes_field()
             # Built open so that their fields render with the page; app.wire_form folds them once it has
             # loaded. Gradio creates a closed accordion's fields only when it is first opened and gives
             # them their values a frame later: what a user typed in that moment could be reset.
             with gr.Accordion("Advanced", open=True, elem_id="advanced") as advanced_box:
                 form = advanced_fields(start_values)
             with gr.Accordion("Engine & finishing", open=True, elem_id="finishing") as finishing_box:
-                extras = finishing_fields()
+                extras = {**finishing_fields(), "takes": takes}
 
             with gr.Row():
                 generate = gr.Button(generate_label(Engine.AUTO), variant="primary", size="lg", scale=3,
@@ -136,6 +142,10 @@ def lay_out(exposed: bool) -> Page:
             others = gr.File(label="Other formats", file_count="multiple", visible=False, interactive=False,
                              elem_id="other-files")
             info = gr.Markdown("Your video appears here.", elem_id="result-info")
+            take_views = gr.Gallery(label="Takes — click one to keep it instead", columns=3, rows=1, height=None,
+                                    fit_columns=False, allow_preview=False, object_fit="contain", interactive=False,
+                                    visible=False, buttons=[], elem_id="takes")
+            keep_take = gr.Button("Keep this take instead", visible=False, size="md", elem_id="keep-take-btn")
 
             gr.Markdown("### History", elem_classes="step-title")
             gr.Markdown("<small>" + ("Only the videos made in this browser session (the app is shared, so other "
@@ -148,8 +158,9 @@ def lay_out(exposed: bool) -> Page:
     return Page(**state, env_box=env_box, env_checks=env_checks, recheck=recheck, speed_test=speed_test,
                 speed_report=speed_report, token=token, photo=photo,
                 preview=preview, orientation=orientation, fit=fit, preset=preset, preset_info=preset_info,
-                advanced_box=advanced_box, finishing_box=finishing_box, form=form, extras=extras, generate=generate, cancel=cancel, status=status, video=video, download=download,
-                reuse=reuse, others=others, info=info, gallery=gallery)
+                advanced_box=advanced_box, finishing_box=finishing_box, form=form, extras=extras, generate=generate,
+                cancel=cancel, status=status, video=video, download=download, reuse=reuse, others=others,
+                info=info, takes=take_views, keep_take=keep_take, gallery=gallery)
 
 
 def _token_box(exposed: bool) -> TokenBox | None:

@@ -25,7 +25,7 @@ CONTROLS: dict[str, tuple[str, type[Choice] | None]] = {
     "seconds": ("Engine & finishing → Length (s)", None),
     "interpolate": ("Engine & finishing → Frame interpolation", None),
     "framing": ("Engine & finishing → Framing", None), "formats": ("Engine & finishing → Also write", None),
-    "fit": ("D2 → Fit", Fit), "portrait": ("D2 → Orientation", None),
+    "fit": ("D2 → Fit", Fit), "portrait": ("D2 → Orientation", None), "takes": ("D3 → Takes", None),
 }
 
 
@@ -69,6 +69,10 @@ def result_markdown(meta: ResultMeta, origin: str = "") -> str:
     s, out, fin = meta.settings, meta.output, meta.finishing
     lines = [f"**Seed {meta.seed}** · {out.frames} frames · {out.width}×{out.height} · {out.fps} fps · "
              f"{out.duration_s} s · H.264", f"Engine: {meta.label}"]
+    if meta.fidelity is not None:
+        from ..product_check import describe  # the scorer's OpenCV loads with the first result, not with the page
+        text = describe(meta.fidelity, meta.engine, control_words)
+        lines.append(f"**{text}**" if meta.fidelity.ok else f"⚠ {text}")
     if meta.engine == Engine.CLASSIC:
         camera = meta.classic.camera_label or meta.classic.camera if meta.classic else ""
         lines.append(f"Preset *{meta.preset}* · camera {camera} · fit {s.fit}")

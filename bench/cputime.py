@@ -1,0 +1,31 @@
+"""Wall and CPU time of a repeated call, for the CPU benchmarks in this folder.
+
+On a shared machine the wall time grows with others' load and the CPU time much less, so
+both are reported.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+
+import numpy as np
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(fn, repeats: int) -> dict:
+    """Wall time (best and median of ``repeats``) and the CPU time of the best run."""
+    runs, cpus = [], []
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), cpu_seconds()
+        fn()
+        runs.append(time.perf_counter() - t0)
+        cpus.append(cpu_seconds() - c0)
+    best = int(np.argmin(runs))
+    return {"best_s": round(runs[best], 3), "median_s": round(statistics.median(runs), 3),
+            "cpu_s": round(cpus[best], 3), "runs": len(runs)}
