@@ -7,6 +7,7 @@ and loaded back through ``from_pretrained`` like a user's download.
     python bench/gpu_bench.py all --out DIR [--budget S] [--sections a,b,...]
     python bench/gpu_bench.py first-video --out DIR      # process start -> mp4 (jobs.run_request)
     python bench/gpu_bench.py warm-compile --out DIR     # a new process, compile cache warm
+    python bench/gpu_bench.py takes --out DIR            # 4 takes + the kept seed's video vs one video
 
 Everything is written to DIR/bench.json (updated after every measurement, so a run cut
 short still leaves its numbers) and printed as one line per measurement.
@@ -420,40 +421,67 @@ def forced_high(rec: Recorder, cache: PipelineCache, steps: int, runs, prefix: s
         rec.put(key, strip(engine_run(cache, p, "high", "exact", cap_gib=cap)))
 
 
-def first_video(out: Path) -> None:
-    """Process start → finished mp4 through jobs.run_request ($SVDAPP_SPEED, default exact)."""
+def _video_request(takes: int = 1):
+    """A request for the preset's video of the test product through jobs.run_request (the
+    bench's model, default exact mode), and how to read what it wrote."""
     os.environ.update(SVDAPP_MODEL=str(MODEL_DIR), SVDAPP_OUTPUTS="/tmp/svd-outputs", HF_HUB_OFFLINE="1")
-    from svdapp.jobs import run_request
+    os.environ.setdefault(accel.SPEED_ENV, "exact")
     from svdapp.request import GenerationRequest
     from svdapp.testimage import write_test_product
-    from svdapp.video import probe
     photo = write_test_product("/tmp/product.jpg", 1280, 960)
-    stages: dict[str, float] = {}
     size = TINY["size"] if TINY["on"] else (25, 1024, 576)
     over = {"seed": SEED, "memory": "high" if CUDA else "cpu", "frames": size[0], "width": size[1], "height": size[2]}
     if TINY["on"]:
         over["steps"] = TINY["steps"]
-    os.environ.setdefault(accel.SPEED_ENV, "exact")
-    result = run_request(GenerationRequest(image=photo, overrides=over),
-                         progress=lambda s, d, t: stages.setdefault(s, time.perf_counter() - PROCESS_START))
+    return GenerationRequest(image=photo, overrides=over, takes=takes if takes > 1 else None), size
+
+
+def _video_facts(result, size) -> dict:
+    from svdapp.video import probe
     info = probe(result.video)
-    data = {"card": torch.cuda.get_device_name(0) if CUDA else "cpu", "process_to_video_s": round(time.perf_counter() - PROCESS_START, 1),
-            "stage_first_seen_s": {k: round(v, 1) for k, v in stages.items()}, "timings": result.timings,
-            "fallbacks": result.fallbacks, "video": {"codec": info.codec, "pix_fmt": info.pix_fmt, "width": info.width,
-                                                     "height": info.height, "frames": info.frames,
-                                                     "duration": info.duration},
+    return {"timings": result.meta.timings_s, "fallbacks": list(result.meta.fallbacks),
+            "video": {"codec": info.codec, "pix_fmt": info.pix_fmt, "width": info.width, "height": info.height,
+                      "frames": info.frames, "duration": info.duration},
             "valid": info.frames == size[0] and (info.width, info.height) == size[1:] and info.codec == "h264"}
+
+
+def first_video(out: Path) -> None:
+    """Process start → finished mp4 through jobs.run_request ($SVDAPP_SPEED, default exact)."""
+    from svdapp.jobs import run_request
+    request, size = _video_request()
+    stages: dict[str, float] = {}
+    result = run_request(request, progress=lambda s, d, t: stages.setdefault(s, time.perf_counter() - PROCESS_START))
+    data = {"card": torch.cuda.get_device_name(0) if CUDA else "cpu", "process_to_video_s": round(time.perf_counter() - PROCESS_START, 1),
+            "stage_first_seen_s": {k: round(v, 1) for k, v in stages.items()}, **_video_facts(result, size)}
     (out / "first_video.json").write_text(json.dumps(data, indent=1, default=str))
     print("first_video:", json.dumps(data, default=str), flush=True)
 
 
-SECTIONS = ("model", "vanilla", "levers", "modes", "new-size", "warm-compile", "low", "first-video", "plans", "caps",
+def takes_video(out: Path, count: int = 4) -> None:
+    """Issue 14: one video with ``count`` takes (turbo previews, scored, the best seed rendered
+    again in exact mode) against one plain exact video, both warm, in one process."""
+    from svdapp.jobs import run_request
+    request, size = _video_request()
+    run_request(request)  # loads the model and warms the kernels: not timed
+    data: dict = {"card": torch.cuda.get_device_name(0) if CUDA else "cpu", "takes": count}
+    for key, req in (("one_video", request), (f"takes_{count}", _video_request(count)[0])):
+        t0 = time.perf_counter()
+        result = run_request(req)
+        data[key] = {"wall_s": round(time.perf_counter() - t0, 2), **_video_facts(result, size)}
+        data[key]["takes"] = [{"seed": t.seed, "product_fidelity": t.product_fidelity, "motion": t.motion,
+                               "kept": t.kept} for t in result.meta.takes]
+    data["takes_vs_one_video"] = round(data[f"takes_{count}"]["wall_s"] / data["one_video"]["wall_s"], 2)
+    (out / "takes.json").write_text(json.dumps(data, indent=1, default=str))
+    print("takes:", json.dumps(data, default=str)[:3000], flush=True)
+
+
+SECTIONS = ("model", "vanilla", "levers", "takes", "modes", "new-size", "warm-compile", "low", "first-video", "plans", "caps",
             "ladder", "matrix")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=("all", "first-video", "warm-compile"))
+    ap.add_argument("what", choices=("all", "first-video", "warm-compile", "takes"))
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--budget", type=float, default=540)
     ap.add_argument("--sections", default=",".join(SECTIONS))
@@ -468,6 +496,8 @@ def main() -> None:
         return first_video(args.out)
     if args.what == "warm-compile":
         return warm_compile(args.out)
+    if args.what == "takes":
+        return takes_video(args.out)
 
     rec = Recorder(args.out, args.budget)
     todo = set(args.sections.split(","))
@@ -484,6 +514,8 @@ def main() -> None:
         del vanilla_pipe
         memory.free_memory()
 
+    if "takes" in todo and rec.left() > 150:  # before any compile, in its own process
+        subprocess_section(rec, "takes", args.out, args.tiny)
     cache = PipelineCache()
     if "modes" in todo:
         modes(rec, cache, only)

@@ -6,10 +6,9 @@ path a real download takes), then wrapped the way diffusers wraps them.
 
 import errno
 
-import httpx2
 import pytest
 from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
-from huggingface_hub.utils import hf_raise_for_status
+from huggingface_hub.utils import _http, hf_raise_for_status
 
 from svdapp.errors import GatedRepoAccessError, HubError
 from svdapp.hub import classify, ensure_model
@@ -17,10 +16,12 @@ from svdapp.settings import DEFAULT_MODEL, Settings
 
 URL = f"https://huggingface.co/api/models/{DEFAULT_MODEL}/revision/main"
 TOKEN = "hf_secretsecretsecretXY12"
+# The HTTP library of the installed huggingface_hub: httpx2 from 2.x on, httpx before.
+HTTP = getattr(_http, "httpx2", None) or _http.httpx
 
 
 def hub_error(status: int, headers: dict | None = None, url: str = URL, body: bytes = b"{}") -> Exception:
-    response = httpx2.Response(status, request=httpx2.Request("GET", url), headers=headers or {}, content=body)
+    response = HTTP.Response(status, request=HTTP.Request("GET", url), headers=headers or {}, content=body)
     with pytest.raises(Exception) as info:
         hf_raise_for_status(response)
     return info.value
@@ -70,11 +71,11 @@ def test_server_error_points_to_status_page():
 
 
 def test_connection_failure_says_how_to_run_offline():
-    cause = httpx2.ConnectError("[Errno 111] Connection refused")
+    cause = HTTP.ConnectError("[Errno 111] Connection refused")
     try:
         try:
             raise cause
-        except httpx2.ConnectError as inner:
+        except HTTP.ConnectError as inner:
             raise LocalEntryNotFoundError("An error happened while trying to locate the files") from inner
     except LocalEntryNotFoundError as exc:
         err = classify(exc, Settings(token=TOKEN))
