@@ -130,8 +130,9 @@ def apply(pipe, plan, speed: Speed) -> bool:
         configure_compiler()
     for module in blocks(pipe):
         if want and not is_compiled(module):
-            # Static shapes with cuDNN autotuning measured 0.495 s/step and a 212 s first compile
-            # on an H200; dynamic shapes without it 0.537 s/step and 441 s (docs/benchmarks.md).
+            # Static shapes with cuDNN autotuning: 0.453 s/step and a 171 s first compile on an
+            # H200 (0.495 s and 212 s in an earlier run); dynamic shapes without it 0.537 s/step
+            # and 441 s (docs/benchmarks.md).
             module.compile(backend=backend, dynamic=False, fullgraph=False)
         elif not want and is_compiled(module):
             module._compiled_call_impl = None
