@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cputime import timed  # noqa: E402  (bench/, the script's own folder)
+from cputime import cpu_name, timed  # noqa: E402  (bench/, the script's own folder)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -36,15 +36,6 @@ from svdapp.testimage import make_test_product  # noqa: E402
 
 TARGETS = {"classic_push_in_1080x1920_4s": 3.0, "interpolate_2x_25f_1024x576_dis": 5.0}
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Wall and CPU time of a repeated call, for the CPU benchmarks in this folder.
+"""Wall and CPU time of a repeated call, and the processor's name, for the CPU benchmarks here.
 
 On a shared machine the wall time grows with others' load and the CPU time much less, so
 both are reported.
@@ -6,9 +6,11 @@ both are reported.
 
 from __future__ import annotations
 
+import platform
 import resource
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,3 +31,13 @@ def timed(fn, repeats: int) -> dict:
     best = int(np.argmin(runs))
     return {"best_s": round(runs[best], 3), "median_s": round(statistics.median(runs), 3),
             "cpu_s": round(cpus[best], 3), "runs": len(runs)}
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"

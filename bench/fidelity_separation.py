@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from cputime import timed  # noqa: E402  (bench/, the script's own folder)
+from cputime import cpu_name, timed  # noqa: E402  (bench/, the script's own folder)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -171,7 +171,7 @@ def main() -> int:
     for key, value in times.items():
         print(f"{key}: best {value['best_s']} s, median {value['median_s']} s, cpu {value['cpu_s']} s")
     record = {
-        "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "opencv_threads": cv2.getNumThreads(),
+        "machine": {"cpu": cpu_name(), "cores": os.cpu_count(), "opencv_threads": cv2.getNumThreads(),
                     "load_avg_before": [round(v, 2) for v in load_before],
                     "load_avg_after": [round(v, 2) for v in os.getloadavg()]},
         "versions": {"python": platform.python_version(), "opencv": cv2.__version__, "numpy": np.__version__},
@@ -185,15 +185,6 @@ def main() -> int:
     print(f"wrote {args.out}")
     return 0 if summary["margin"] > 0 else 1
 
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":
