@@ -422,8 +422,8 @@ def forced_high(rec: Recorder, cache: PipelineCache, steps: int, runs, prefix: s
 
 
 def _video_request(takes: int = 1):
-    """A request for the preset's video of the test product through jobs.run_request (the
-    bench's model, default exact mode), and how to read what it wrote."""
+    """A request for a video of the test product through jobs.run_request (the bench's model,
+    exact mode unless $SVDAPP_SPEED says otherwise) and the video's (frames, width, height)."""
     os.environ.update(SVDAPP_MODEL=str(MODEL_DIR), SVDAPP_OUTPUTS="/tmp/svd-outputs", HF_HUB_OFFLINE="1")
     os.environ.setdefault(accel.SPEED_ENV, "exact")
     from svdapp.request import GenerationRequest
